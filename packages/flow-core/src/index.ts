@@ -1,0 +1,80 @@
+/**
+ * @callflow/flow-core: the flow model (zod schemas and inferred types), its JSON Schema and
+ * the flow graph helpers.
+ *
+ * @packageDocumentation
+ */
+export {
+  Identifier,
+  VariableName,
+  StateRef,
+  Duration,
+  Expression,
+  Template,
+  ValueType,
+  InputDecl,
+  OutputDecl,
+  VariableDecl,
+  Prompt,
+  type ValueTypeName,
+  type InputDeclaration,
+  type OutputDeclaration,
+  type VariableDeclaration,
+  type PromptSpec,
+  type DurationSpec,
+  type ExpressionSpec,
+} from './model/primitives.js';
+export {
+  ACTIONS,
+  ACTION_NAMES,
+  isActionName,
+  type ActionName,
+  type ActionSpec,
+  type OutcomeSpec,
+  type TransitionStyle,
+  type SayBody,
+  type PlayBody,
+  type CollectBody,
+  type MenuBody,
+  type SwitchBody,
+  type SetBody,
+  type InvokeBody,
+  type CallFlowBody,
+  type AuthenticateBody,
+  type ConnectBody,
+  type RecordingBody,
+  type LogBody,
+  type TransferBody,
+  type EnterSecureFlowBody,
+  type DisconnectBody,
+  type ReturnToAgentBody,
+  type ReturnBody,
+} from './model/actions.js';
+export {
+  FlowSchema,
+  ConfigSchema,
+  State,
+  FlowKind,
+  ActionDecl,
+  ActionField,
+  RuleSetting,
+  STATE_SCHEMAS,
+  type Flow,
+  type FlowState,
+  type ProjectConfig,
+  type ActionDeclaration,
+  type ActionFieldSpec,
+  type FlowKindName,
+} from './model/flow.js';
+export { flowJsonSchema, configJsonSchema } from './model/json-schema.js';
+export {
+  actionOf,
+  specOf,
+  bodyOf,
+  transitionsOf,
+  missingOutcomes,
+  resolveOutcome,
+  type Transition,
+  type MissingOutcome,
+  type ModelPath,
+} from './model/graph.js';

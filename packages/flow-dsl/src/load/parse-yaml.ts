@@ -1,0 +1,120 @@
+/**
+ * YAML text → plain data plus a source map, with YAML syntax errors and duplicate keys
+ * turned into diagnostics (never exceptions). Uses the `yaml` package's document API so
+ * every node keeps its position.
+ */
+import { LineCounter, isMap, isSeq, parseDocument, type Node } from 'yaml';
+import type { Diagnostic } from '../lint/types.js';
+import { SourceMap, keyString, type NodePath } from './source-map.js';
+
+/** The result of reading one YAML file. */
+export interface ParsedYaml {
+  /** The plain data (undefined when the text is not usable YAML). */
+  data: unknown;
+  source: SourceMap;
+  diagnostics: Diagnostic[];
+}
+
+/** Where a duplicate key is a `duplicate-option` rather than a schema problem. */
+function isMenuOptions(path: NodePath): boolean {
+  return path.length === 4 && path[0] === 'states' && path[2] === 'menu' && path[3] === 'options';
+}
+
+/** Parse YAML text; never throws. */
+export function parseYaml(text: string, file: string): ParsedYaml {
+  const lineCounter = new LineCounter();
+  const diagnostics: Diagnostic[] = [];
+  let doc;
+  try {
+    doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false, version: '1.2' });
+  } catch (error) {
+    const source = new SourceMap(file, text, undefined, lineCounter);
+    diagnostics.push({
+      ruleId: 'schema',
+      severity: 2,
+      fatal: true,
+      message: `YAML could not be read: ${firstLine(error)}`,
+      ...source.fileStart(),
+    });
+    return { data: undefined, source, diagnostics };
+  }
+  const source = new SourceMap(file, text, doc, lineCounter);
+  for (const e of doc.errors) {
+    diagnostics.push({
+      ruleId: 'schema',
+      severity: 2,
+      fatal: true,
+      message: `YAML syntax error: ${firstLine(e)}`,
+      ...source.rangeOf(e.pos[0], e.pos[1]),
+    });
+  }
+  for (const w of doc.warnings) {
+    diagnostics.push({ ruleId: 'schema', severity: 1, message: `YAML: ${firstLine(w)}`, ...source.rangeOf(w.pos[0], w.pos[1]) });
+  }
+  if (doc.errors.length > 0) return { data: undefined, source, diagnostics };
+
+  findDuplicateKeys(doc.contents as Node | null, [], source, diagnostics);
+
+  let data: unknown;
+  try {
+    // maxAliasCount guards against alias bombs ("billion laughs").
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    diagnostics.push({
+      ruleId: 'schema',
+      severity: 2,
+      fatal: true,
+      message: `YAML could not be read: ${firstLine(error)}`,
+      ...source.fileStart(),
+    });
+    return { data: undefined, source, diagnostics };
+  }
+  return { data, source, diagnostics };
+}
+
+function findDuplicateKeys(node: Node | null, path: (string | number)[], source: SourceMap, out: Diagnostic[]): void {
+  // Iterative walk: deeply nested input must not blow the stack.
+  const stack: { node: unknown; path: (string | number)[] }[] = [{ node, path }];
+  while (stack.length > 0) {
+    const { node: n, path: p } = stack.pop()!;
+    if (isMap(n)) {
+      const seen = new Map<string, number>();
+      for (const pair of n.items) {
+        const key = keyString(pair.key);
+        const keyRange = (pair.key as { range?: [number, number, number] } | null)?.range;
+        const first = seen.get(key);
+        if (first !== undefined && keyRange) {
+          const firstLine = source.rangeOf(first, first).line;
+          const menu = isMenuOptions(p);
+          source.duplicateKeys.push({ path: [...p, key], key, firstLine, range: source.rangeOf(keyRange[0], keyRange[1]) });
+          // Duplicate menu options are the duplicate-option rule's to report.
+          if (menu) continue;
+          out.push({
+            ruleId: 'schema',
+            severity: 2,
+            message: `${renderPath([...p, key])}: duplicate key '${key}' (first at line ${firstLine}); the last one would win`,
+            ...source.rangeOf(keyRange[0], keyRange[1]),
+          });
+        } else if (keyRange) seen.set(key, keyRange[0]);
+        stack.push({ node: pair.value, path: [...p, key] });
+      }
+    } else if (isSeq(n)) {
+      n.items.forEach((item, i) => stack.push({ node: item, path: [...p, i] }));
+    }
+  }
+}
+
+/** `states.ask.on.success`, `states.pick.switch.cases[0].when`. */
+export function renderPath(path: NodePath): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? seg : `.${seg}`;
+  }
+  return out === '' ? '(file)' : out;
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return (message.split('\n')[0] ?? message).trim();
+}
