@@ -1,0 +1,213 @@
+/**
+ * Data actions: the lookups, payments and messages a flow calls with `invoke`, registered
+ * in code with zod schemas for their input and output. Each call goes through the limits a
+ * back end deserves: a concurrency and rate limit (p-queue), retries with exponential
+ * backoff, a circuit breaker so a failing back end is not hammered, and a per-try time-out
+ * delivered as an AbortSignal (cockatiel). The outcome is always one of success, error or
+ * timeout: a data action can never crash a call.
+ */
+import {
+  BrokenCircuitError,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  TaskCancelledError,
+  TimeoutStrategy,
+  circuitBreaker,
+  handleWhen,
+  retry,
+  timeout as timeoutPolicy,
+  wrap,
+  type IPolicy,
+} from 'cockatiel';
+import PQueue from 'p-queue';
+import type { z } from 'zod';
+
+/** What a data action's handler receives besides its input. */
+export interface ActionContext {
+  /** Aborted when the try times out or the runtime shuts down: pass it to fetch and friends. */
+  signal: AbortSignal;
+  /** The session calling it. */
+  sessionId: string;
+  /** Which try this is (1-based). */
+  attempt: number;
+}
+
+/** Limits of one data action (all optional). */
+export interface ActionLimits {
+  /** Per-try time-out, ms (default 5000; a flow's `invoke.timeout` overrides it). */
+  timeoutMs?: number;
+  /** Extra tries after a failure (default 0; a flow's `invoke.retries` overrides it). */
+  retries?: number;
+  /** First backoff delay, ms (default 100), doubling up to maxBackoffMs (default 2000). */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Calls at once (default 16). */
+  concurrency?: number;
+  /** Calls per second at most (default: unlimited). */
+  ratePerSecond?: number;
+  /** Consecutive failures that open the breaker (default 5) and how long it stays open, ms (default 10000). */
+  breakerThreshold?: number;
+  breakerResetMs?: number;
+}
+
+/** A data action as the host registers it. */
+export interface DataActionDefinition<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+  name: string;
+  description?: string;
+  input: I;
+  output: O;
+  /** May receive secure values (a PCI-scoped payment gateway, say). Others never get one. */
+  secure?: boolean;
+  limits?: ActionLimits;
+  handler: (input: z.infer<I>, context: ActionContext) => Promise<z.input<O>> | z.input<O>;
+}
+
+/** Define a data action with its types inferred from the schemas. */
+export function defineAction<I extends z.ZodType, O extends z.ZodType>(
+  definition: DataActionDefinition<I, O>,
+): DataActionDefinition<I, O> {
+  return definition;
+}
+
+/** How one call ended. */
+export type ActionOutcome =
+  | { outcome: 'success'; output: Record<string, unknown>; attempts: number; ms: number }
+  | { outcome: 'error'; code: ActionErrorCode; message: string; attempts: number; ms: number }
+  | { outcome: 'timeout'; attempts: number; ms: number };
+
+/** Why a call failed. */
+export type ActionErrorCode =
+  | 'ACTION_NOT_REGISTERED'
+  | 'ACTION_INPUT_INVALID'
+  | 'ACTION_OUTPUT_INVALID'
+  | 'ACTION_FAILED'
+  | 'ACTION_CIRCUIT_OPEN'
+  | 'ACTION_NOT_SECURE';
+
+class InvalidOutput extends Error {}
+
+/** One registered action with its queue and policies. */
+class RegisteredAction {
+  readonly queue: PQueue;
+  readonly breaker: ReturnType<typeof circuitBreaker>;
+  private readonly policies = new Map<string, IPolicy>();
+
+  constructor(readonly definition: DataActionDefinition) {
+    const l = definition.limits ?? {};
+    const rate = l.ratePerSecond;
+    this.queue = new PQueue({
+      concurrency: l.concurrency ?? 16,
+      ...(rate !== undefined && rate > 0 ? { intervalCap: Math.max(1, Math.floor(rate)), interval: 1000 } : {}),
+    });
+    this.breaker = circuitBreaker(handleWhen((e) => !(e instanceof InvalidOutput)), {
+      halfOpenAfter: l.breakerResetMs ?? 10_000,
+      breaker: new ConsecutiveBreaker(l.breakerThreshold ?? 5),
+    });
+  }
+
+  /** retry(breaker(timeout)) for a given time-out and retry count, built once per pair. */
+  policy(timeoutMs: number, retries: number): IPolicy {
+    const key = `${timeoutMs}/${retries}`;
+    let p = this.policies.get(key);
+    if (!p) {
+      const l = this.definition.limits ?? {};
+      const retryPolicy = retry(
+        handleWhen((e) => !(e instanceof BrokenCircuitError) && !(e instanceof InvalidOutput)),
+        {
+          maxAttempts: retries,
+          backoff: new ExponentialBackoff({ initialDelay: l.backoffMs ?? 100, maxDelay: l.maxBackoffMs ?? 2000 }),
+        },
+      );
+      p = wrap(retryPolicy, this.breaker, timeoutPolicy(timeoutMs, TimeoutStrategy.Aggressive));
+      this.policies.set(key, p);
+    }
+    return p;
+  }
+}
+
+/** The registry the runtime calls data actions through. */
+export class ActionRegistry {
+  private readonly actions = new Map<string, RegisteredAction>();
+
+  constructor(definitions: readonly DataActionDefinition[] = []) {
+    for (const d of definitions) this.register(d);
+  }
+
+  /** Register (or replace) an action. */
+  register(definition: DataActionDefinition): this {
+    this.actions.set(definition.name, new RegisteredAction(definition));
+    return this;
+  }
+
+  /** Is the action registered? */
+  has(name: string): boolean {
+    return this.actions.has(name);
+  }
+
+  /** Is the action allowed to receive secure values? */
+  isSecure(name: string): boolean {
+    return this.actions.get(name)?.definition.secure === true;
+  }
+
+  /** The registered definitions. */
+  list(): DataActionDefinition[] {
+    return [...this.actions.values()].map((a) => a.definition);
+  }
+
+  /**
+   * Call an action. Never throws: every failure is an `error` or `timeout` outcome whose
+   * message names the action and the field, never a value.
+   */
+  async call(
+    name: string,
+    input: Record<string, unknown>,
+    options: { sessionId: string; timeoutMs?: number; retries?: number; carriesSecure?: boolean; signal?: AbortSignal },
+  ): Promise<ActionOutcome> {
+    const started = performance.now();
+    const ms = () => Math.round(performance.now() - started);
+    const action = this.actions.get(name);
+    if (!action) return { outcome: 'error', code: 'ACTION_NOT_REGISTERED', message: `data action '${name}' is not registered`, attempts: 0, ms: 0 };
+    const def = action.definition;
+    if (options.carriesSecure && def.secure !== true) {
+      return { outcome: 'error', code: 'ACTION_NOT_SECURE', message: `data action '${name}' is not marked secure and may not receive secure values`, attempts: 0, ms: 0 };
+    }
+    const parsedInput = def.input.safeParse(input);
+    if (!parsedInput.success) {
+      return { outcome: 'error', code: 'ACTION_INPUT_INVALID', message: `data action '${name}': input ${describeIssues(parsedInput.error)}`, attempts: 0, ms: ms() };
+    }
+    const timeoutMs = options.timeoutMs ?? def.limits?.timeoutMs ?? 5000;
+    const retries = options.retries ?? def.limits?.retries ?? 0;
+    let attempts = 0;
+    try {
+      const output = await action.queue.add(
+        () =>
+          action.policy(timeoutMs, retries).execute(async ({ signal }) => {
+            attempts++;
+            const raw = await def.handler(parsedInput.data, { signal, sessionId: options.sessionId, attempt: attempts });
+            const parsed = def.output.safeParse(raw);
+            if (!parsed.success) throw new InvalidOutput(`output ${describeIssues(parsed.error)}`);
+            return parsed.data as Record<string, unknown>;
+          }, options.signal),
+      );
+      return { outcome: 'success', output: (output ?? {}) as Record<string, unknown>, attempts, ms: ms() };
+    } catch (error) {
+      if (error instanceof TaskCancelledError) return { outcome: 'timeout', attempts, ms: ms() };
+      if (error instanceof BrokenCircuitError) {
+        return { outcome: 'error', code: 'ACTION_CIRCUIT_OPEN', message: `data action '${name}' is failing; its circuit breaker is open`, attempts, ms: ms() };
+      }
+      if (error instanceof InvalidOutput) {
+        return { outcome: 'error', code: 'ACTION_OUTPUT_INVALID', message: `data action '${name}': ${error.message}`, attempts, ms: ms() };
+      }
+      // The handler's own message may carry anything: the caller redacts it before it goes anywhere.
+      const message = error instanceof Error ? error.message : String(error);
+      return { outcome: 'error', code: 'ACTION_FAILED', message: `data action '${name}' failed: ${message}`, attempts, ms: ms() };
+    }
+  }
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(value)'}: ${i.code === 'invalid_type' ? `expected ${(i as { expected?: string }).expected ?? 'another type'}` : i.code}`)
+    .join('; ');
+}

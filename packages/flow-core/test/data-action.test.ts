@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ActionRegistry, defineAction } from '../src/actions/data-action.js';
+
+const lookup = (handler: (input: { id: string }, ctx: { signal: AbortSignal; attempt: number }) => Promise<{ status: string }>, limits = {}) =>
+  defineAction({
+    name: 'lookup',
+    input: z.object({ id: z.string() }),
+    output: z.object({ status: z.string() }),
+    limits,
+    handler,
+  });
+
+describe('data actions', () => {
+  it('returns the validated output on success', async () => {
+    const r = new ActionRegistry([lookup(async ({ id }) => ({ status: `ok-${id}` }))]);
+    expect(await r.call('lookup', { id: '7' }, { sessionId: 's' })).toMatchObject({ outcome: 'success', output: { status: 'ok-7' }, attempts: 1 });
+  });
+
+  it('rejects input that does not match the schema without calling the handler', async () => {
+    let called = false;
+    const r = new ActionRegistry([lookup(async () => { called = true; return { status: 'x' }; })]);
+    const out = await r.call('lookup', { id: 7 }, { sessionId: 's' });
+    expect(out).toMatchObject({ outcome: 'error', code: 'ACTION_INPUT_INVALID' });
+    expect(called).toBe(false);
+  });
+
+  it('reports an unregistered action as an error outcome', async () => {
+    expect(await new ActionRegistry().call('nope', {}, { sessionId: 's' })).toMatchObject({ outcome: 'error', code: 'ACTION_NOT_REGISTERED' });
+  });
+
+  it('times out a slow try through its AbortSignal', async () => {
+    let aborted = false;
+    const r = new ActionRegistry([
+      lookup((_, { signal }) => new Promise((resolve) => {
+        signal.addEventListener('abort', () => { aborted = true; });
+        setTimeout(() => resolve({ status: 'late' }), 500);
+      })),
+    ]);
+    expect(await r.call('lookup', { id: '1' }, { sessionId: 's', timeoutMs: 20 })).toMatchObject({ outcome: 'timeout' });
+    expect(aborted).toBe(true);
+  });
+
+  it('retries with backoff, then succeeds', async () => {
+    const r = new ActionRegistry([
+      lookup(async (_, { attempt }) => {
+        if (attempt < 3) throw new Error('flaky');
+        return { status: 'ok' };
+      }, { backoffMs: 1, maxBackoffMs: 2 }),
+    ]);
+    expect(await r.call('lookup', { id: '1' }, { sessionId: 's', retries: 2 })).toMatchObject({ outcome: 'success', attempts: 3 });
+  });
+
+  it('opens the circuit after consecutive failures and stops calling the back end', async () => {
+    let calls = 0;
+    const r = new ActionRegistry([
+      lookup(async () => { calls++; throw new Error('down'); }, { breakerThreshold: 3, breakerResetMs: 60_000 }),
+    ]);
+    for (let i = 0; i < 3; i++) expect(await r.call('lookup', { id: '1' }, { sessionId: 's' })).toMatchObject({ outcome: 'error', code: 'ACTION_FAILED' });
+    const open = await r.call('lookup', { id: '1' }, { sessionId: 's' });
+    expect(open).toMatchObject({ outcome: 'error', code: 'ACTION_CIRCUIT_OPEN' });
+    expect(calls).toBe(3);
+  });
+
+  it('limits concurrency', async () => {
+    let running = 0;
+    let peak = 0;
+    const r = new ActionRegistry([
+      lookup(async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise((res) => setTimeout(res, 10));
+        running--;
+        return { status: 'ok' };
+      }, { concurrency: 2 }),
+    ]);
+    await Promise.all(Array.from({ length: 6 }, () => r.call('lookup', { id: '1' }, { sessionId: 's' })));
+    expect(peak).toBe(2);
+  });
+
+  it('refuses secure values for an action not marked secure', async () => {
+    const r = new ActionRegistry([lookup(async () => ({ status: 'ok' }))]);
+    expect(await r.call('lookup', { id: '1' }, { sessionId: 's', carriesSecure: true })).toMatchObject({ outcome: 'error', code: 'ACTION_NOT_SECURE' });
+  });
+
+  it('reports output that breaks the schema as an error', async () => {
+    const r = new ActionRegistry([lookup(async () => ({ status: 5 }) as unknown as { status: string })]);
+    expect(await r.call('lookup', { id: '1' }, { sessionId: 's' })).toMatchObject({ outcome: 'error', code: 'ACTION_OUTPUT_INVALID' });
+  });
+});
