@@ -1,0 +1,472 @@
+/**
+ * `createRuntime`: runs flows for many calls at once. Sessions live in the session store
+ * between turns (restored, advanced, persisted every turn), agent reservations in the
+ * reservation store, secure values sealed. Every log record and event is redacted before it
+ * leaves. The runtime takes provider-neutral events and answers with commands; adapters do
+ * the call I/O.
+ */
+import { randomUUID } from 'node:crypto';
+import { ActionRegistry, type DataActionDefinition } from '../actions/data-action.js';
+import { FlowSchema, type Flow } from '../model/flow.js';
+import { transitionsOf } from '../model/graph.js';
+import { ephemeralKeyRing, type SecretsProvider } from '../secure/crypto.js';
+import { DEFAULT_LOCKOUT, MemoryLockoutStore, type LockoutPolicy, type LockoutStore } from '../secure/otp.js';
+import { Redactor, type RedactorOptions } from '../secure/redact.js';
+import {
+  MemoryReservationStore,
+  type ReleaseReason,
+  type ReservationMirror,
+  type ReservationStore,
+} from '../secure/reservations.js';
+import { MemorySessionStore, type SessionStore } from '../store/session-store.js';
+import { AbuseMonitor, DEFAULT_ALERT_POLICY, type AlertPolicy } from './alerts.js';
+import { systemClock, type Clock } from './clock.js';
+import type { FailSafe, RuntimeContext } from './context.js';
+import { RuntimeEvents, type EventBase, type RuntimeEventMap, type RuntimeEventName } from './events.js';
+import { silentLogger, type LogLevel, type Logger } from './logger.js';
+import { deserializeSession, serializeSession, type LiveSession, type SessionRecord } from './session.js';
+import { TurnRunner, createFrame } from './turn.js';
+import type { CallEvent, CallInfo, Turn } from './types.js';
+
+/** How a runtime is put together: every port has an embedded in-memory default. */
+export interface RuntimeOptions {
+  /** The flows it runs (validated here). */
+  flows: readonly Flow[] | Readonly<Record<string, Flow>>;
+  /** Data actions, as a registry or a list of definitions. */
+  actions?: ActionRegistry | readonly DataActionDefinition[];
+  store?: SessionStore;
+  reservations?: ReservationStore;
+  /** Mirrors reservations into the provider (TaskRouter activity, Genesys status). */
+  reservationMirror?: ReservationMirror;
+  logger?: Logger;
+  clock?: Clock;
+  /** Keys that seal the secure slot (default: one random key for this process). */
+  secrets?: SecretsProvider;
+  redaction?: RedactorOptions;
+  /** How long an agent stays reserved at most, ms (default 15 minutes). */
+  reservationLeaseMs?: number;
+  /** How long an idle session is kept, ms (default 4 hours). */
+  sessionTtlMs?: number;
+  /** States one turn may run without waiting on the caller (default 1000). */
+  maxStepsPerTurn?: number;
+  failSafe?: FailSafe;
+  lockout?: Partial<LockoutPolicy>;
+  lockoutStore?: LockoutStore;
+  alerts?: Partial<AlertPolicy>;
+  /** One-time codes: digits (default 6) and time to live, ms (default 5 minutes). */
+  otp?: { digits?: number; ttlMs?: number };
+}
+
+/** Starting an IVR (or any non-agent) session. */
+export interface StartSessionOptions {
+  flow: string;
+  sessionId?: string;
+  call?: CallInfo;
+  inputs?: Record<string, unknown>;
+}
+
+/** An agent hands the caller to a secure flow, and may stay reserved until it returns. */
+export interface SecureSessionOptions {
+  conversationId: string;
+  agentId: string;
+  flow: string;
+  inputs?: Record<string, unknown>;
+  /** Keep the agent reserved (offered no new work) until the flow returns the caller. */
+  reserveAgent: boolean;
+  call?: CallInfo;
+  sessionId?: string;
+}
+
+/** A flow set that cannot run: every problem with its flow, state and field. */
+export class FlowValidationError extends Error {
+  readonly code = 'FLOW_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`${problems.length} problem(s) in the flows: ${problems.slice(0, 5).join('; ')}`);
+    this.name = 'FlowValidationError';
+  }
+}
+
+/** A turn for a session the store does not hold (ended long ago, or never started). */
+export class SessionNotFoundError extends Error {
+  readonly code = 'SESSION_NOT_FOUND';
+  constructor(sessionId: string) {
+    super(`no session '${sessionId}'`);
+    this.name = 'SessionNotFoundError';
+  }
+}
+
+/** The agent is already reserved by another secure session. */
+export class AgentBusyError extends Error {
+  readonly code = 'AGENT_RESERVED';
+  constructor(agentId: string) {
+    super(`agent '${agentId}' is already reserved by another secure session`);
+    this.name = 'AgentBusyError';
+  }
+}
+
+/** Another turn of the same session won the race (another process wrote first). */
+export class ConcurrentTurnError extends Error {
+  readonly code = 'SESSION_CONFLICT';
+  constructor(sessionId: string) {
+    super(`session '${sessionId}' was updated by another turn at the same time`);
+    this.name = 'ConcurrentTurnError';
+  }
+}
+
+/** A session as `inspect` shows it: redacted, secure slot left out. */
+export type SessionView = Omit<SessionRecord, 'sealed'>;
+
+/** The runtime. */
+export interface Runtime {
+  /** The typed event bus (payloads are redacted). */
+  readonly events: RuntimeEvents;
+  /** The flows it runs, by name. */
+  readonly flows: ReadonlyMap<string, Flow>;
+  startSession(options: StartSessionOptions): Promise<Turn>;
+  startSecureSession(options: SecureSessionOptions): Promise<Turn>;
+  /** One turn: an event for a session, answered with commands. */
+  handle(sessionId: string, event: CallEvent): Promise<Turn>;
+  isReserved(agentId: string): Promise<boolean>;
+  /** End reservations whose lease ran out (call it on a timer); how many were released. */
+  sweep(): Promise<number>;
+  /** Release every reservation this runtime holds. */
+  shutdown(): Promise<void>;
+  /** A redacted view of a stored session. */
+  inspect(sessionId: string): Promise<SessionView | undefined>;
+}
+
+const ENDED_TTL_MS = 10 * 60_000;
+
+/** Build a runtime. Throws FlowValidationError when a flow cannot run. */
+export function createRuntime(options: RuntimeOptions): Runtime {
+  return new CallflowRuntime(options);
+}
+
+class CallflowRuntime implements Runtime, RuntimeContext {
+  readonly events = new RuntimeEvents();
+  readonly flows: Map<string, Flow>;
+  readonly actions: ActionRegistry;
+  readonly clock: Clock;
+  readonly maxStepsPerTurn: number;
+  readonly failSafe: FailSafe;
+  readonly lockouts: LockoutStore;
+  readonly lockoutPolicy: LockoutPolicy;
+  readonly otp: { digits: number; ttlMs: number };
+  private readonly store: SessionStore;
+  private readonly reservations: ReservationStore;
+  private readonly mirror: ReservationMirror | undefined;
+  private readonly logger: Logger;
+  private readonly secrets: SecretsProvider;
+  private readonly baseRedactor: Redactor;
+  private readonly leaseMs: number;
+  private readonly sessionTtlMs: number;
+  private readonly abuse: AbuseMonitor;
+  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Reservations this runtime granted: agentId → session, token, lease end. */
+  private readonly held = new Map<string, { sessionId: string; token: string; expiresAt: number; flow: string }>();
+  /** Sessions saved during the current turn other than the main one (hand-offs). */
+  private readonly pending: LiveSession[] = [];
+
+  constructor(options: RuntimeOptions) {
+    this.flows = validateFlows(options.flows);
+    this.actions = options.actions instanceof ActionRegistry ? options.actions : new ActionRegistry(options.actions ?? []);
+    this.clock = options.clock ?? systemClock;
+    this.store = options.store ?? new MemorySessionStore(this.clock);
+    this.reservations = options.reservations ?? new MemoryReservationStore(this.clock);
+    this.mirror = options.reservationMirror;
+    this.logger = options.logger ?? silentLogger;
+    this.secrets = options.secrets ?? ephemeralKeyRing();
+    this.baseRedactor = new Redactor(options.redaction);
+    this.leaseMs = options.reservationLeaseMs ?? 15 * 60_000;
+    this.sessionTtlMs = options.sessionTtlMs ?? 4 * 60 * 60_000;
+    this.maxStepsPerTurn = options.maxStepsPerTurn ?? 1000;
+    this.failSafe = options.failSafe ?? { say: 'Sorry, something went wrong. Goodbye.' };
+    this.lockouts = options.lockoutStore ?? new MemoryLockoutStore(this.clock);
+    this.lockoutPolicy = { ...DEFAULT_LOCKOUT, ...options.lockout };
+    this.abuse = new AbuseMonitor(this.clock, { ...DEFAULT_ALERT_POLICY, ...options.alerts });
+    this.otp = { digits: options.otp?.digits ?? 6, ttlMs: options.otp?.ttlMs ?? 5 * 60_000 };
+  }
+
+  // ---- public API ----
+
+  async startSession(options: StartSessionOptions): Promise<Turn> {
+    const flow = this.flowNamed(options.flow);
+    const id = options.sessionId ?? randomUUID();
+    return this.serialized(id, async () => {
+      const live = this.newSession(id, flow, options.call ?? {});
+      const runner = this.runner(live, options.inputs ?? {}, flow);
+      this.emit(runner, 'session.started', { kind: flow.kind, secure: flow.kind === 'secure' });
+      await runner.begin();
+      return this.complete(runner);
+    });
+  }
+
+  async startSecureSession(options: SecureSessionOptions): Promise<Turn> {
+    const flow = this.flowNamed(options.flow);
+    if (flow.kind !== 'secure') throw new FlowValidationError([`${flow.flow}: an agent can only start a secure flow (this one is kind: ${flow.kind})`]);
+    const id = options.sessionId ?? randomUUID();
+    return this.serialized(id, async () => {
+      const live = this.newSession(id, flow, options.call ?? {});
+      live.record.conversationId = options.conversationId;
+      const runner = this.runner(live, options.inputs ?? {}, flow);
+      this.emit(runner, 'session.started', { kind: flow.kind, secure: true });
+      if (options.reserveAgent && (flow.reservation ?? 'agent') === 'agent') {
+        const r = await this.reservations.reserve(options.agentId, id, this.leaseMs);
+        if (!r) throw new AgentBusyError(options.agentId);
+        live.record.agent = { agentId: r.agentId, token: r.token, expiresAt: r.expiresAt, conversationId: options.conversationId };
+        this.held.set(r.agentId, { sessionId: id, token: r.token, expiresAt: r.expiresAt, flow: flow.flow });
+        this.emit(runner, 'reservation.reserved', { agentId: r.agentId, expiresAt: r.expiresAt });
+        await this.mirrorSafely(() => this.mirror?.reserved(r), runner);
+      } else {
+        live.record.agent = undefined;
+        if (options.agentId) live.record.conversationId = options.conversationId;
+      }
+      try {
+        await runner.begin();
+        return await this.complete(runner);
+      } catch (error) {
+        // No reservation may outlive its session: whatever failed, let the agent go.
+        await this.release(runner, 'error');
+        throw error;
+      }
+    });
+  }
+
+  async handle(sessionId: string, event: CallEvent): Promise<Turn> {
+    return this.serialized(sessionId, async () => {
+      const stored = await this.store.get(sessionId);
+      if (!stored) throw new SessionNotFoundError(sessionId);
+      const live = deserializeSession(stored.value, stored.version, this.secrets);
+      const runner = new TurnRunner(this, live, this.redactorFor(live));
+      if (live.record.status === 'ended') return runner.result();
+      live.record.turns++;
+      const agent = live.record.agent;
+      if (agent && agent.expiresAt <= this.clock.now()) await this.release(runner, 'expired');
+      try {
+        await runner.receive(event);
+      } catch (error) {
+        await this.release(runner, 'error');
+        throw error;
+      }
+      return this.complete(runner);
+    });
+  }
+
+  async isReserved(agentId: string): Promise<boolean> {
+    return (await this.reservations.get(agentId)) !== undefined;
+  }
+
+  async sweep(): Promise<number> {
+    let released = 0;
+    const now = this.clock.now();
+    for (const [agentId, h] of [...this.held]) {
+      if (h.expiresAt > now) continue;
+      this.held.delete(agentId);
+      await this.reservations.release(agentId, h.token);
+      released++;
+      this.emitFor(h.sessionId, h.flow, this.baseRedactor, 'reservation.released', { agentId, reason: 'expired' });
+      const reservation = { agentId, sessionId: h.sessionId, token: h.token, reservedAt: 0, expiresAt: h.expiresAt };
+      await this.mirror?.released(reservation, 'expired').catch(() => undefined);
+    }
+    return released;
+  }
+
+  async shutdown(): Promise<void> {
+    for (const [agentId, h] of [...this.held]) {
+      this.held.delete(agentId);
+      await this.reservations.release(agentId, h.token).catch(() => false);
+      this.emitFor(h.sessionId, h.flow, this.baseRedactor, 'reservation.released', { agentId, reason: 'shutdown' });
+      const reservation = { agentId, sessionId: h.sessionId, token: h.token, reservedAt: 0, expiresAt: h.expiresAt };
+      await this.mirror?.released(reservation, 'shutdown').catch(() => undefined);
+    }
+  }
+
+  async inspect(sessionId: string): Promise<SessionView | undefined> {
+    const stored = await this.store.get(sessionId);
+    if (!stored) return undefined;
+    const live = deserializeSession(stored.value, stored.version, this.secrets);
+    const { sealed: _sealed, ...view } = live.record;
+    return this.redactorFor(live).redact(view);
+  }
+
+  // ---- RuntimeContext ----
+
+  emit<K extends RuntimeEventName>(runner: TurnRunner, name: K, payload: Omit<RuntimeEventMap[K], keyof EventBase>): void {
+    const r = runner.session.record;
+    this.emitFor(r.id, r.flow, runner.redactor, name, payload);
+  }
+
+  log(runner: TurnRunner, level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
+    const r = runner.session.record;
+    this.logger.write({
+      level,
+      msg: runner.redactor.redactText(msg),
+      fields: runner.redactor.redact({ sessionId: r.id, flow: r.flow, ...fields }),
+    });
+  }
+
+  async release(runner: TurnRunner, reason: ReleaseReason): Promise<void> {
+    const record = runner.session.record;
+    const agent = record.agent;
+    if (!agent) return;
+    record.agent = undefined;
+    this.held.delete(agent.agentId);
+    const released = await this.reservations.release(agent.agentId, agent.token).catch(() => false);
+    // An expired lease was already released by the store (or by sweep): say so once.
+    this.emit(runner, 'reservation.released', { agentId: agent.agentId, reason: released ? reason : 'expired' });
+    const reservation = { agentId: agent.agentId, sessionId: record.id, token: agent.token, reservedAt: 0, expiresAt: agent.expiresAt };
+    await this.mirrorSafely(() => this.mirror?.released(reservation, released ? reason : 'expired'), runner);
+  }
+
+  async handOn(runner: TurnRunner, flow: Flow, inputs: Record<string, unknown>): Promise<string> {
+    const id = randomUUID();
+    const live = this.newSession(id, flow, { ...runner.session.slot.call });
+    live.record.parentSessionId = runner.session.record.id;
+    const child = this.runner(live, inputs, flow);
+    this.emit(child, 'session.started', { kind: flow.kind, secure: flow.kind === 'secure', parentSessionId: runner.session.record.id });
+    await child.begin();
+    runner.commands.push(...child.commands);
+    runner.path.push(...child.path);
+    runner.nextSessionId = child.nextSessionId ?? id;
+    runner.handedTo = child.handedTo ?? child;
+    child.persistCursor();
+    this.pending.push(live);
+    return id;
+  }
+
+  recordFailure(runner: TurnRunner, kind: string, message: string): void {
+    const count = this.abuse.record(kind, runner.session.slot.call.caller);
+    if (count !== undefined) this.emit(runner, 'alert', { code: kind, message, count });
+  }
+
+  // ---- internals ----
+
+  private flowNamed(name: string): Flow {
+    const flow = this.flows.get(name);
+    if (!flow) throw new FlowValidationError([`no flow named '${name}' in this runtime`]);
+    return flow;
+  }
+
+  private newSession(id: string, flow: Flow, call: CallInfo): LiveSession {
+    const record: SessionRecord = {
+      v: 1,
+      id,
+      flow: flow.flow,
+      kind: flow.kind,
+      status: 'active',
+      frames: [],
+      startedAt: this.clock.now(),
+      turns: 1,
+    };
+    if (flow.kind === 'secure') record.reservation = flow.reservation ?? 'agent';
+    return { record, slot: { call: { ...call }, vars: {} }, version: undefined };
+  }
+
+  private runner(live: LiveSession, inputs: Record<string, unknown>, flow: Flow): TurnRunner {
+    const redactor = this.redactorFor(live);
+    live.record.frames.push(createFrame(flow, inputs, live, 0, redactor));
+    return new TurnRunner(this, live, redactor);
+  }
+
+  /** The session's redactor: the base one plus every secure value it holds and the call's numbers. */
+  private redactorFor(live: LiveSession): Redactor {
+    const secrets: unknown[] = [];
+    for (const vars of Object.values(live.slot.vars)) secrets.push(...Object.values(vars));
+    for (const v of Object.values(live.slot.call)) if (typeof v === 'string' && /\d{4}/.test(v)) secrets.push(v);
+    return this.baseRedactor.with(secrets.map((s) => (typeof s === 'string' ? s : JSON.stringify(s))));
+  }
+
+  private async complete(runner: TurnRunner): Promise<Turn> {
+    runner.persistCursor();
+    const turn = runner.result();
+    await this.save(runner.session);
+    for (const live of this.pending.splice(0)) await this.save(live);
+    this.log(runner, 'debug', 'turn', {
+      path: turn.path,
+      commands: turn.commands.map((c) => c.type),
+      status: turn.status,
+      ...(turn.end ? { end: turn.end.type } : {}),
+    });
+    return turn;
+  }
+
+  private async save(live: LiveSession): Promise<void> {
+    const text = serializeSession(live, this.secrets);
+    const ttlMs = live.record.status === 'ended' ? ENDED_TTL_MS : this.sessionTtlMs;
+    const result = await this.store.put(live.record.id, text, { expectedVersion: live.version, ttlMs });
+    if (!result.ok) throw new ConcurrentTurnError(live.record.id);
+    live.version = result.version;
+  }
+
+  private emitFor<K extends RuntimeEventName>(
+    sessionId: string,
+    flow: string,
+    redactor: Redactor,
+    name: K,
+    payload: Omit<RuntimeEventMap[K], keyof EventBase>,
+  ): void {
+    if (this.events.listenerCount(name) === 0) return;
+    const full = redactor.redact({ sessionId, flow, at: this.clock.now(), ...payload }) as unknown as RuntimeEventMap[K];
+    (this.events.emit as (n: K, p: RuntimeEventMap[K]) => boolean)(name, full);
+  }
+
+  private async mirrorSafely(fn: () => Promise<void> | undefined, runner: TurnRunner): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      this.emit(runner, 'error', { code: 'MIRROR_FAILED', message: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  /** One turn at a time per session in this process (turns of different sessions run in parallel). */
+  private async serialized<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(sessionId) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    const tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(sessionId, tail);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(sessionId) === tail) this.locks.delete(sessionId);
+    }
+  }
+}
+
+/** Check the flows a runtime is given: the schema, and that every reference resolves. */
+function validateFlows(input: readonly Flow[] | Readonly<Record<string, Flow>>): Map<string, Flow> {
+  const list = Array.isArray(input) ? (input as readonly Flow[]) : Object.values(input as Record<string, Flow>);
+  const problems: string[] = [];
+  const flows = new Map<string, Flow>();
+  for (const flow of list) {
+    const parsed = FlowSchema.safeParse(flow);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues.slice(0, 10)) {
+        problems.push(`${(flow as { flow?: string }).flow ?? '(unnamed flow)'}: ${issue.path.join('.')}: ${issue.message}`);
+      }
+      continue;
+    }
+    if (flows.has(flow.flow)) problems.push(`${flow.flow}: two flows have this name`);
+    flows.set(flow.flow, flow);
+  }
+  for (const flow of flows.values()) {
+    for (const ref of ['start', 'onError', 'onHangup'] as const) {
+      const target = flow[ref];
+      if (target !== undefined && !flow.states[target]) problems.push(`${flow.flow}: ${ref}: no state '${target}'`);
+    }
+    for (const [name, state] of Object.entries(flow.states)) {
+      for (const t of transitionsOf(name, state)) {
+        if (!flow.states[t.target]) problems.push(`${flow.flow}: ${t.path.join('.')}: no state '${t.target}'`);
+      }
+      const s = state as Record<string, { flow?: string } | undefined>;
+      const ref = s.callFlow?.flow ?? s.enterSecureFlow?.flow ?? s.transfer?.flow;
+      if (ref !== undefined && !flows.has(ref) && !list.some((f) => f.flow === ref)) {
+        problems.push(`${flow.flow}: states.${name}: no flow named '${ref}' in this runtime`);
+      }
+    }
+  }
+  if (problems.length > 0) throw new FlowValidationError(problems);
+  return flows;
+}

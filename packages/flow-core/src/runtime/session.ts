@@ -1,0 +1,91 @@
+/**
+ * A session as stored between turns (`SessionRecord`) and as held during one turn
+ * (`LiveSession`). Everything secure — secure variables, the call's numbers, a pending
+ * one-time code — lives in one slot that is sealed with AES-256-GCM in the stored form and
+ * wiped when the secure session ends. Nothing else of a session is secret.
+ */
+import type { FlowKindName } from '../model/flow.js';
+import { isSealed, open, seal, type Sealed, type SecretsProvider } from '../secure/crypto.js';
+import type { CallInfo, SessionEnd } from './types.js';
+
+/** What a waiting state waits for, and how many tries it has used. */
+export interface Wait {
+  kind: 'collect' | 'menu' | 'authenticate' | 'connect';
+  attempt: number;
+}
+
+/** One flow on the session's stack (the root flow, then subflows called with callFlow). */
+export interface Frame {
+  flow: string;
+  /** The xstate persisted snapshot of this frame's machine. */
+  machine: { value: string } & Record<string, unknown>;
+  /** Non-secure variables and inputs (JSON values). */
+  vars: Record<string, unknown>;
+  wait?: Wait;
+}
+
+/** What the sealed slot holds. */
+export interface SecureSlot {
+  call: CallInfo;
+  /** Secure values per frame index. */
+  vars: Record<string, Record<string, unknown>>;
+  /** A pending one-time code (its hash) and when it expires. */
+  otp?: { hash: string; salt: string; expiresAt: number; to: string };
+}
+
+/** The agent a secure session holds reserved. */
+export interface HeldReservation {
+  agentId: string;
+  token: string;
+  expiresAt: number;
+  conversationId?: string;
+}
+
+/** A session as the store keeps it (JSON). */
+export interface SessionRecord {
+  v: 1;
+  id: string;
+  flow: string;
+  kind: FlowKindName;
+  status: 'active' | 'ended';
+  frames: Frame[];
+  /** The sealed secure slot. */
+  sealed?: Sealed;
+  reservation?: 'agent' | 'none';
+  agent?: HeldReservation;
+  /** The agent's conversation, for returnToAgent (agent-side secure sessions). */
+  conversationId?: string;
+  protectedIdentity?: boolean;
+  parentSessionId?: string;
+  startedAt: number;
+  turns: number;
+  end?: SessionEnd;
+}
+
+/** A session during a turn: the record with its secure slot open. */
+export interface LiveSession {
+  record: SessionRecord;
+  slot: SecureSlot;
+  /** The version read from the store (undefined for a new session). */
+  version: number | undefined;
+}
+
+/** Serialize a session for the store, sealing its secure slot (wiped slots are not stored). */
+export function serializeSession(session: LiveSession, secrets: SecretsProvider): string {
+  const hasSecrets =
+    Object.keys(session.slot.call).length > 0 ||
+    Object.values(session.slot.vars).some((v) => Object.keys(v).length > 0) ||
+    session.slot.otp !== undefined;
+  const record: SessionRecord = { ...session.record };
+  if (hasSecrets && session.record.status === 'active') record.sealed = seal(session.slot, secrets);
+  else delete record.sealed;
+  return JSON.stringify(record);
+}
+
+/** Read a stored session and open its secure slot. */
+export function deserializeSession(text: string, version: number, secrets: SecretsProvider): LiveSession {
+  const record = JSON.parse(text) as SessionRecord;
+  const slot: SecureSlot =
+    record.sealed && isSealed(record.sealed) ? open<SecureSlot>(record.sealed, secrets) : { call: {}, vars: {} };
+  return { record, slot, version };
+}
