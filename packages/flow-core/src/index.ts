@@ -78,3 +78,100 @@ export {
   type MissingOutcome,
   type ModelPath,
 } from './model/graph.js';
+export {
+  createFlowEnvironment,
+  parseExpression,
+  checkExpression,
+  identifiersOf,
+  evaluateExpression,
+  toCelValue,
+  fromCelValue,
+  mask,
+  last4,
+  luhn,
+  EXPRESSION_LIMITS,
+  CEL_TYPES,
+  LIBRARY_FUNCTIONS,
+  type ExpressionScope,
+  type FlowDeclarations,
+  type FlowEnvironment,
+  type ExpressionError,
+  type ParsedExpression,
+  type ParseFailure,
+  type CheckResult,
+  type IdentifierRead,
+  type CelNode,
+} from './expr/cel.js';
+export {
+  parseTemplate,
+  isTemplate,
+  renderTemplate,
+  formatTemplateValue,
+  TemplateSyntaxError,
+  type TemplatePart,
+  type TemplateText,
+  type TemplateExpression,
+  type TemplateError,
+  type ParsedTemplate,
+} from './expr/template.js';
+export { parseValidation, passesValidation, type Validation } from './expr/validate.js';
+export { parseDuration } from './expr/duration.js';
+
+// ---- runtime ----
+export {
+  createRuntime,
+  FlowValidationError,
+  SessionNotFoundError,
+  AgentBusyError,
+  ConcurrentTurnError,
+  type Runtime,
+  type RuntimeOptions,
+  type StartSessionOptions,
+  type SecureSessionOptions,
+  type SessionView,
+} from './runtime/runtime.js';
+export type { CallEvent, CallInfo, Command, SessionEnd, Speech, Turn } from './runtime/types.js';
+export { RuntimeEvents, type RuntimeEventMap, type RuntimeEventName, type EventBase } from './runtime/events.js';
+export { pinoLogger, silentLogger, MemoryLogger, type Logger, type LogRecord, type LogLevel } from './runtime/logger.js';
+export { systemClock, ManualClock, type Clock } from './runtime/clock.js';
+export type { FailSafe } from './runtime/context.js';
+export { FlowRuntimeError } from './runtime/program.js';
+export { compileMachine, type CompiledMachine, type MachineCursor } from './compile/machine.js';
+export type { SessionRecord, Frame, Wait } from './runtime/session.js';
+export {
+  ActionRegistry,
+  defineAction,
+  type DataActionDefinition,
+  type ActionContext,
+  type ActionLimits,
+  type ActionOutcome,
+  type ActionErrorCode,
+  type ActionCaller,
+  type ActionCallOptions,
+} from './actions/data-action.js';
+export { Redactor, REDACTED, luhnValid, type RedactorOptions } from './secure/redact.js';
+export { seal, open, keyRing, ephemeralKeyRing, isSealed, SecretsError, type Sealed, type SecretsProvider } from './secure/crypto.js';
+export {
+  MemoryReservationStore,
+  type Reservation,
+  type ReservationStore,
+  type ReservationMirror,
+  type ReleaseReason,
+} from './secure/reservations.js';
+export { MemoryLockoutStore, DEFAULT_LOCKOUT, type LockoutStore, type LockoutPolicy } from './secure/otp.js';
+export {
+  MemorySessionStore,
+  StoreUnavailableError,
+  type SessionStore,
+  type StoredSession,
+  type PutOptions,
+  type PutResult,
+} from './store/session-store.js';
+export {
+  simulate,
+  type SimulationScript,
+  type SimulationResult,
+  type SimulationEnd,
+  type TranscriptLine,
+  type MockResult,
+} from './runtime/simulate.js';

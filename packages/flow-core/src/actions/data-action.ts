@@ -125,8 +125,23 @@ class RegisteredAction {
   }
 }
 
+/** Options of one data action call. */
+export interface ActionCallOptions {
+  sessionId: string;
+  timeoutMs?: number;
+  retries?: number;
+  /** The input holds a secure value: only an action marked secure may receive it. */
+  carriesSecure?: boolean;
+  signal?: AbortSignal;
+}
+
+/** What the runtime calls data actions through (the registry, or a simulator's mocks). */
+export interface ActionCaller {
+  call(name: string, input: Record<string, unknown>, options: ActionCallOptions): Promise<ActionOutcome>;
+}
+
 /** The registry the runtime calls data actions through. */
-export class ActionRegistry {
+export class ActionRegistry implements ActionCaller {
   private readonly actions = new Map<string, RegisteredAction>();
 
   constructor(definitions: readonly DataActionDefinition[] = []) {
@@ -161,7 +176,7 @@ export class ActionRegistry {
   async call(
     name: string,
     input: Record<string, unknown>,
-    options: { sessionId: string; timeoutMs?: number; retries?: number; carriesSecure?: boolean; signal?: AbortSignal },
+    options: ActionCallOptions,
   ): Promise<ActionOutcome> {
     const started = performance.now();
     const ms = () => Math.round(performance.now() - started);

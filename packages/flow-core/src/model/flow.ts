@@ -4,7 +4,7 @@
  * generated from them (see `flowJsonSchema`): the model is written once.
  */
 import { z } from 'zod';
-import { ACTIONS, ACTION_NAMES, type ActionName } from './actions.js';
+import { ACTIONS, type ActionName } from './actions.js';
 import * as A from './actions.js';
 import { Identifier, InputDecl, OutputDecl, StateRef, ValueType, VariableDecl, VariableName } from './primitives.js';
 
@@ -80,7 +80,25 @@ export const STATE_SCHEMAS = {
 
 /** A state: exactly one action key plus its transitions. */
 export const State = z
-  .union(ACTION_NAMES.map((a) => STATE_SCHEMAS[a]) as unknown as [typeof SayState, ...(typeof SayState)[]])
+  .union([
+    SayState,
+    PlayState,
+    CollectState,
+    MenuState,
+    SwitchState,
+    SetState,
+    InvokeState,
+    CallFlowState,
+    AuthenticateState,
+    ConnectState,
+    RecordingState,
+    LogState,
+    TransferState,
+    EnterSecureFlowState,
+    DisconnectState,
+    ReturnToAgentState,
+    ReturnState,
+  ])
   .meta({ id: 'State', description: 'Exactly one action key, plus `next` or `on` as the action takes' });
 
 /** The kind of a flow. */

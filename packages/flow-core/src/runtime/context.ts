@@ -2,7 +2,7 @@
  * What a turn needs from the runtime around it (ports, policies, and the few services that
  * reach beyond one session). Kept as an interface so the turn logic can be read alone.
  */
-import type { ActionRegistry } from '../actions/data-action.js';
+import type { ActionCaller } from '../actions/data-action.js';
 import type { Flow } from '../model/flow.js';
 import type { LockoutPolicy, LockoutStore } from '../secure/otp.js';
 import type { ReleaseReason } from '../secure/reservations.js';
@@ -22,7 +22,7 @@ export interface FailSafe {
 /** The runtime as a turn sees it. */
 export interface RuntimeContext {
   readonly flows: ReadonlyMap<string, Flow>;
-  readonly actions: ActionRegistry;
+  readonly actions: ActionCaller;
   readonly clock: Clock;
   readonly maxStepsPerTurn: number;
   readonly failSafe: FailSafe;

@@ -6,7 +6,7 @@
  * the call I/O.
  */
 import { randomUUID } from 'node:crypto';
-import { ActionRegistry, type DataActionDefinition } from '../actions/data-action.js';
+import { ActionRegistry, type ActionCaller, type DataActionDefinition } from '../actions/data-action.js';
 import { FlowSchema, type Flow } from '../model/flow.js';
 import { transitionsOf } from '../model/graph.js';
 import { ephemeralKeyRing, type SecretsProvider } from '../secure/crypto.js';
@@ -32,8 +32,8 @@ import type { CallEvent, CallInfo, Turn } from './types.js';
 export interface RuntimeOptions {
   /** The flows it runs (validated here). */
   flows: readonly Flow[] | Readonly<Record<string, Flow>>;
-  /** Data actions, as a registry or a list of definitions. */
-  actions?: ActionRegistry | readonly DataActionDefinition[];
+  /** Data actions: a registry, a list of definitions, or any caller (a simulator's mocks). */
+  actions?: ActionCaller | readonly DataActionDefinition[];
   store?: SessionStore;
   reservations?: ReservationStore;
   /** Mirrors reservations into the provider (TaskRouter activity, Genesys status). */
@@ -145,7 +145,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 class CallflowRuntime implements Runtime, RuntimeContext {
   readonly events = new RuntimeEvents();
   readonly flows: Map<string, Flow>;
-  readonly actions: ActionRegistry;
+  readonly actions: ActionCaller;
   readonly clock: Clock;
   readonly maxStepsPerTurn: number;
   readonly failSafe: FailSafe;
@@ -169,7 +169,9 @@ class CallflowRuntime implements Runtime, RuntimeContext {
 
   constructor(options: RuntimeOptions) {
     this.flows = validateFlows(options.flows);
-    this.actions = options.actions instanceof ActionRegistry ? options.actions : new ActionRegistry(options.actions ?? []);
+    this.actions = Array.isArray(options.actions) || options.actions === undefined
+      ? new ActionRegistry((options.actions ?? []) as readonly DataActionDefinition[])
+      : (options.actions as ActionCaller);
     this.clock = options.clock ?? systemClock;
     this.store = options.store ?? new MemorySessionStore(this.clock);
     this.reservations = options.reservations ?? new MemoryReservationStore(this.clock);

@@ -33,6 +33,8 @@ export class TurnRunner {
   /** The session that holds the call at the end of the turn (this one, or one it handed on to). */
   handedTo: TurnRunner | undefined;
   private cursor: MachineCursor;
+  /** The end as the adapter gets it (outputs as the agent receives them); the record keeps it redacted. */
+  private clearEnd: SessionEnd | undefined;
   private steps = 0;
   private errors = 0;
 
@@ -262,6 +264,7 @@ export class TurnRunner {
     const record = this.session.record;
     if (record.status === 'ended') return;
     record.status = 'ended';
+    this.clearEnd = end;
     record.end = this.redactor.redact(end);
     for (const f of record.frames) f.wait = undefined;
     if (record.kind === 'secure') this.rt.emit(this, 'secure.exited', { reason: end.type });
@@ -706,7 +709,8 @@ export class TurnRunner {
     };
     if (this.nextSessionId) turn.nextSessionId = this.nextSessionId;
     if (record.status === 'active') turn.waitingFor = holder.top.wait?.kind === 'connect' ? 'connect' : 'input';
-    if (record.end) turn.end = record.end;
+    const end = holder.clearEnd ?? record.end;
+    if (end) turn.end = end;
     return turn;
   }
 

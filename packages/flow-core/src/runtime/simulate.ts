@@ -1,0 +1,215 @@
+/**
+ * The simulator: runs one call through the real runtime, offline and in-process, answering
+ * each wait from a script (digits, `noinput`, `hangup`) and each data action from mocked
+ * results. It yields the path of states, a transcript (prompts, inputs — secure ones as
+ * `[secure]` — and commands, all redacted) and how the call ended.
+ */
+import type { ActionCaller, ActionOutcome } from '../actions/data-action.js';
+import type { Flow } from '../model/flow.js';
+import { ManualClock } from './clock.js';
+import { createRuntime, type Runtime } from './runtime.js';
+import type { CallEvent, CallInfo, Command, SessionEnd, Turn } from './types.js';
+
+/** A mocked data action result: an output (success), `{ error }` or `{ timeout: true }`. */
+export type MockResult = Record<string, unknown>;
+
+/** What the simulated caller (and back ends) do. */
+export interface SimulationScript {
+  /** Answers to each wait, in order: digits, `noinput`, `hangup`; for a connect: completed | busy | noAnswer | failed. */
+  inputs?: readonly string[];
+  /** Mocked data action results by action name. */
+  actions?: Readonly<Record<string, MockResult>>;
+  /** The flow's inputs. */
+  flowInputs?: Readonly<Record<string, unknown>>;
+  /** The call (defaults to test numbers). */
+  call?: CallInfo;
+  /** The agent who hands the caller to a `reservation: agent` secure flow. */
+  agentId?: string;
+  /** Stop after this many turns (default 200). */
+  maxTurns?: number;
+}
+
+/** One line of a transcript. */
+export interface TranscriptLine {
+  /** `flow` (said by the flow), `caller` (an input), `runtime` (commands and notes). */
+  from: 'flow' | 'caller' | 'runtime';
+  kind: 'say' | 'play' | 'prompt' | 'input' | 'command' | 'note';
+  text: string;
+  state?: string;
+}
+
+/** How a simulated call ended: the contract's end object. */
+export interface SimulationEnd {
+  type: 'transfer' | 'disconnect' | 'returnToAgent' | 'return' | 'hangup';
+  [field: string]: unknown;
+}
+
+/** The result of a simulation. */
+export interface SimulationResult {
+  flow: string;
+  path: string[];
+  transcript: TranscriptLine[];
+  end: SimulationEnd;
+  /** Set when the flow failed at run time without a handler. */
+  error?: { code: string; message: string; state?: string };
+  /** Data actions the flow called that had no mock (they took their error outcome). */
+  unmocked: string[];
+}
+
+const CONNECT_RESULTS = new Set(['completed', 'busy', 'noAnswer', 'failed']);
+
+/** A data action caller answering from mocks. */
+class MockActions implements ActionCaller {
+  readonly unmocked: string[] = [];
+  constructor(
+    private readonly mocks: Readonly<Record<string, MockResult>>,
+    private readonly note: (text: string) => void,
+  ) {}
+
+  async call(name: string): Promise<ActionOutcome> {
+    const mock = this.mocks[name];
+    if (mock === undefined) {
+      if (!this.unmocked.includes(name)) this.unmocked.push(name);
+      this.note(`data action '${name}' is not mocked: it takes its error outcome`);
+      return { outcome: 'error', code: 'ACTION_NOT_REGISTERED', message: `data action '${name}' is not mocked`, attempts: 0, ms: 0 };
+    }
+    if (mock.timeout === true) return { outcome: 'timeout', attempts: 1, ms: 0 };
+    if (typeof mock.error === 'string' || mock.error === true) {
+      return { outcome: 'error', code: 'ACTION_FAILED', message: `data action '${name}' failed (mocked)`, attempts: 1, ms: 0 };
+    }
+    return { outcome: 'success', output: { ...mock }, attempts: 1, ms: 0 };
+  }
+}
+
+/**
+ * Simulate a call through `flowName` (or the first flow). `flows` holds the flow and the
+ * project's other flows (subflows, secure flows it hands on to).
+ */
+export async function simulate(flows: readonly Flow[] | Flow, script: SimulationScript = {}, flowName?: string): Promise<SimulationResult> {
+  const list = Array.isArray(flows) ? (flows as readonly Flow[]) : [flows as Flow];
+  const name = flowName ?? list[0]?.flow;
+  const flow = list.find((f) => f.flow === name);
+  if (!flow) throw new Error(`no flow named '${String(name)}' to simulate`);
+
+  const transcript: TranscriptLine[] = [];
+  const note = (text: string, state?: string) => transcript.push({ from: 'runtime', kind: 'note', text, ...(state ? { state } : {}) });
+  const actions = new MockActions(script.actions ?? {}, (t) => note(t));
+  const clock = new ManualClock(Date.UTC(2026, 0, 1));
+  const runtime: Runtime = createRuntime({ flows: list, actions, clock, failSafe: {} });
+  let errorInfo: SimulationResult['error'];
+  runtime.events.on('error', (e) => {
+    errorInfo = { code: e.code, message: e.message, ...(e.state ? { state: e.state } : {}) };
+  });
+  runtime.events.on('command', (e) => record(e.command));
+  runtime.events.on('input', (e) => {
+    const ev = e.event as CallEvent | { type: 'digits'; digits: string };
+    const text = ev.type === 'digits' ? ev.digits : ev.type === 'speech' ? ev.text : ev.type === 'connectResult' ? ev.status : ev.type;
+    transcript.push({ from: 'caller', kind: 'input', text, ...(e.state ? { state: e.state } : {}) });
+  });
+  runtime.events.on('reservation.reserved', (e) => note(`agent ${e.agentId} reserved`));
+  runtime.events.on('reservation.released', (e) => note(`agent ${e.agentId} released (${e.reason})`));
+
+  function record(c: Command): void {
+    switch (c.type) {
+      case 'say':
+        transcript.push({ from: 'flow', kind: 'say', text: c.text });
+        break;
+      case 'play':
+        transcript.push({ from: 'flow', kind: 'play', text: c.url });
+        break;
+      case 'collect':
+        for (const p of c.prompt) transcript.push({ from: 'flow', kind: 'prompt', text: p.text ?? p.play ?? '' });
+        transcript.push({ from: 'runtime', kind: 'command', text: `collect ${c.purpose}${c.secure ? ' (secure)' : ''}` });
+        break;
+      default:
+        transcript.push({ from: 'runtime', kind: 'command', text: describeCommand(c) });
+    }
+  }
+
+  const call = script.call ?? { caller: '+15555550100', callee: '+15555550199', callId: 'SIM-CALL', provider: 'simulator' };
+  let turn: Turn =
+    flow.kind === 'secure' && (flow.reservation ?? 'agent') === 'agent'
+      ? await runtime.startSecureSession({
+          conversationId: 'SIM-CONVERSATION',
+          agentId: script.agentId ?? 'simulator-agent',
+          flow: flow.flow,
+          inputs: { ...script.flowInputs },
+          reserveAgent: true,
+          call,
+        })
+      : await runtime.startSession({ flow: flow.flow, inputs: { ...script.flowInputs }, call });
+  const path = [...turn.path];
+  let sessionId = turn.nextSessionId ?? turn.sessionId;
+  const inputs = [...(script.inputs ?? [])];
+  const maxTurns = script.maxTurns ?? 200;
+  for (let i = 0; turn.status === 'waiting' && i < maxTurns; i++) {
+    let event: CallEvent;
+    if (turn.waitingFor === 'connect') {
+      const next = inputs[0];
+      if (next !== undefined && CONNECT_RESULTS.has(next)) inputs.shift();
+      event = { type: 'connectResult', status: (next !== undefined && CONNECT_RESULTS.has(next) ? next : 'completed') as 'completed' };
+    } else {
+      const next = inputs.shift();
+      if (next === undefined) {
+        note('the inputs ran out: the caller hangs up');
+        event = { type: 'hangup' };
+      } else event = toEvent(next);
+    }
+    turn = await runtime.handle(sessionId, event);
+    path.push(...turn.path);
+    if (turn.nextSessionId) sessionId = turn.nextSessionId;
+  }
+  if (turn.status === 'waiting') {
+    note(`stopped after ${maxTurns} turns: the caller hangs up`);
+    turn = await runtime.handle(sessionId, { type: 'hangup' });
+  }
+  await runtime.shutdown();
+  const end = toEnd(turn.end);
+  const result: SimulationResult = { flow: flow.flow, path, transcript, end, unmocked: actions.unmocked };
+  if (turn.end?.type === 'error') {
+    result.error = { code: turn.end.code, message: turn.end.message, ...(turn.end.state ? { state: turn.end.state } : {}) };
+  }
+  if (errorInfo) note(`last error handled: ${errorInfo.code}`);
+  return result;
+}
+
+function toEvent(input: string): CallEvent {
+  const t = input.trim();
+  if (/^no-?input$/i.test(t)) return { type: 'noInput' };
+  if (/^hang-?up$/i.test(t)) return { type: 'hangup' };
+  if (/^[0-9*#]+$/.test(t)) return { type: 'digits', digits: t };
+  return { type: 'speech', text: t };
+}
+
+function toEnd(end: SessionEnd | undefined): SimulationEnd {
+  if (!end) return { type: 'hangup' };
+  switch (end.type) {
+    case 'error':
+      return { type: 'disconnect', reason: 'error' };
+    case 'enterSecureFlow':
+      return { type: 'transfer', flow: end.flow };
+    default: {
+      const { sessionId: _sessionId, ...rest } = end as SessionEnd & { sessionId?: string };
+      return rest as SimulationEnd;
+    }
+  }
+}
+
+function describeCommand(c: Command): string {
+  switch (c.type) {
+    case 'connect':
+      return `connect ${c.number} (caller id ${c.callerId})`;
+    case 'transfer': {
+      const target = c.queue !== undefined ? `queue ${c.queue}` : c.number !== undefined ? `number ${c.number}` : c.user !== undefined ? `user ${c.user}` : c.sip !== undefined ? `sip ${c.sip}` : `flow ${c.flow ?? ''}`;
+      return `transfer to ${target}`;
+    }
+    case 'disconnect':
+      return c.reason ? `disconnect (${c.reason})` : 'disconnect';
+    case 'returnToAgent':
+      return `returnToAgent ${JSON.stringify(c.outputs)}`;
+    case 'sendSms':
+      return `sendSms to ${c.to}`;
+    default:
+      return c.type;
+  }
+}
