@@ -20,7 +20,7 @@ export interface RuntimeEventMap {
   'state.entered': EventBase & { state: string; action: string };
   command: EventBase & { command: Command };
   /** A caller input; secure inputs carry `[secure]` instead of the value. */
-  input: EventBase & { state?: string; event: CallEvent | { type: 'digits'; digits: '[secure]' } };
+  input: EventBase & { state?: string; event: CallEvent };
   'action.started': EventBase & { state: string; action: string };
   'action.succeeded': EventBase & { state: string; action: string; ms: number; attempts: number };
   'action.failed': EventBase & { state: string; action: string; ms: number; attempts: number; outcome: 'error' | 'timeout'; code?: string; message?: string };

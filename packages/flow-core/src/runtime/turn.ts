@@ -158,9 +158,12 @@ export class TurnRunner {
   async receive(event: CallEvent): Promise<void> {
     if (this.session.record.status === 'ended') return;
     const wait = this.top.wait;
+    const secure = wait !== undefined && this.waitIsSecure();
     this.rt.emit(this, 'input', {
       state: this.stateName,
-      event: event.type === 'digits' && this.waitIsSecure() ? { type: 'digits', digits: '[secure]' } : event,
+      event: secure && event.type === 'digits' ? { type: 'digits', digits: '[secure]' }
+        : secure && event.type === 'speech' ? { type: 'speech', text: '[secure]' }
+          : event,
     });
     if (event.type === 'hangup') {
       await this.hangup();
