@@ -329,6 +329,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     await child.begin();
     runner.commands.push(...child.commands);
     runner.path.push(...child.path);
+    runner.trace.push(...child.trace);
     runner.nextSessionId = child.nextSessionId ?? id;
     runner.handedTo = child.handedTo ?? child;
     child.persistCursor();

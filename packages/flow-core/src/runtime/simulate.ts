@@ -27,6 +27,10 @@ export interface SimulationScript {
   agentId?: string;
   /** Stop after this many turns (default 200). */
   maxTurns?: number;
+  /** Ask for each answer instead of `inputs` (interactive mode): undefined means the caller hangs up. */
+  nextInput?: (waitingFor: 'input' | 'connect') => Promise<string | undefined>;
+  /** Called with each transcript line as it happens. */
+  onLine?: (line: TranscriptLine) => void;
 }
 
 /** One line of a transcript. */
@@ -48,6 +52,8 @@ export interface SimulationEnd {
 export interface SimulationResult {
   flow: string;
   path: string[];
+  /** The states entered with their flows, in order. */
+  trace: { flow: string; state: string }[];
   transcript: TranscriptLine[];
   end: SimulationEnd;
   /** Set when the flow failed at run time without a handler. */
@@ -92,7 +98,11 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
   if (!flow) throw new Error(`no flow named '${String(name)}' to simulate`);
 
   const transcript: TranscriptLine[] = [];
-  const note = (text: string, state?: string) => transcript.push({ from: 'runtime', kind: 'note', text, ...(state ? { state } : {}) });
+  const push = (line: TranscriptLine) => {
+    transcript.push(line);
+    script.onLine?.(line);
+  };
+  const note = (text: string, state?: string) => push({ from: 'runtime', kind: 'note', text, ...(state ? { state } : {}) });
   const actions = new MockActions(script.actions ?? {}, (t) => note(t));
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
   const runtime: Runtime = createRuntime({ flows: list, actions, clock, failSafe: {} });
@@ -104,7 +114,7 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
   runtime.events.on('input', (e) => {
     const ev = e.event as CallEvent | { type: 'digits'; digits: string };
     const text = ev.type === 'digits' ? ev.digits : ev.type === 'speech' ? ev.text : ev.type === 'connectResult' ? ev.status : ev.type;
-    transcript.push({ from: 'caller', kind: 'input', text, ...(e.state ? { state: e.state } : {}) });
+    push({ from: 'caller', kind: 'input', text, ...(e.state ? { state: e.state } : {}) });
   });
   runtime.events.on('reservation.reserved', (e) => note(`agent ${e.agentId} reserved`));
   runtime.events.on('reservation.released', (e) => note(`agent ${e.agentId} released (${e.reason})`));
@@ -112,17 +122,17 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
   function record(c: Command): void {
     switch (c.type) {
       case 'say':
-        transcript.push({ from: 'flow', kind: 'say', text: c.text });
+        push({ from: 'flow', kind: 'say', text: c.text });
         break;
       case 'play':
-        transcript.push({ from: 'flow', kind: 'play', text: c.url });
+        push({ from: 'flow', kind: 'play', text: c.url });
         break;
       case 'collect':
-        for (const p of c.prompt) transcript.push({ from: 'flow', kind: 'prompt', text: p.text ?? p.play ?? '' });
-        transcript.push({ from: 'runtime', kind: 'command', text: `collect ${c.purpose}${c.secure ? ' (secure)' : ''}` });
+        for (const p of c.prompt) push({ from: 'flow', kind: 'prompt', text: p.text ?? p.play ?? '' });
+        push({ from: 'runtime', kind: 'command', text: `${c.purpose === 'authenticate' ? 'collect code' : c.purpose}${c.secure ? ' (secure)' : ''}` });
         break;
       default:
-        transcript.push({ from: 'runtime', kind: 'command', text: describeCommand(c) });
+        push({ from: 'runtime', kind: 'command', text: describeCommand(c) });
     }
   }
 
@@ -139,12 +149,19 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
         })
       : await runtime.startSession({ flow: flow.flow, inputs: { ...script.flowInputs }, call });
   const path = [...turn.path];
+  const trace = [...turn.trace];
   let sessionId = turn.nextSessionId ?? turn.sessionId;
   const inputs = [...(script.inputs ?? [])];
   const maxTurns = script.maxTurns ?? 200;
   for (let i = 0; turn.status === 'waiting' && i < maxTurns; i++) {
     let event: CallEvent;
-    if (turn.waitingFor === 'connect') {
+    if (script.nextInput) {
+      const answer = await script.nextInput(turn.waitingFor ?? 'input');
+      if (answer === undefined) event = { type: 'hangup' };
+      else if (turn.waitingFor === 'connect') {
+        event = { type: 'connectResult', status: (CONNECT_RESULTS.has(answer.trim()) ? answer.trim() : 'completed') as 'completed' };
+      } else event = toEvent(answer);
+    } else if (turn.waitingFor === 'connect') {
       const next = inputs[0];
       if (next !== undefined && CONNECT_RESULTS.has(next)) inputs.shift();
       event = { type: 'connectResult', status: (next !== undefined && CONNECT_RESULTS.has(next) ? next : 'completed') as 'completed' };
@@ -157,15 +174,18 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
     }
     turn = await runtime.handle(sessionId, event);
     path.push(...turn.path);
+    trace.push(...turn.trace);
     if (turn.nextSessionId) sessionId = turn.nextSessionId;
   }
   if (turn.status === 'waiting') {
     note(`stopped after ${maxTurns} turns: the caller hangs up`);
     turn = await runtime.handle(sessionId, { type: 'hangup' });
+    path.push(...turn.path);
+    trace.push(...turn.trace);
   }
   await runtime.shutdown();
   const end = toEnd(turn.end);
-  const result: SimulationResult = { flow: flow.flow, path, transcript, end, unmocked: actions.unmocked };
+  const result: SimulationResult = { flow: flow.flow, path, trace, transcript, end, unmocked: actions.unmocked };
   if (turn.end?.type === 'error') {
     result.error = { code: turn.end.code, message: turn.end.message, ...(turn.end.state ? { state: turn.end.state } : {}) };
   }

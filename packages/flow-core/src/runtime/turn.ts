@@ -29,6 +29,8 @@ const DEFAULT_INPUT_TIMEOUT_MS = 5000;
 export class TurnRunner {
   readonly commands: Command[] = [];
   readonly path: string[] = [];
+  /** The states entered with their flows (path says only the state names). */
+  readonly trace: { flow: string; state: string }[] = [];
   nextSessionId: string | undefined;
   /** The session that holds the call at the end of the turn (this one, or one it handed on to). */
   handedTo: TurnRunner | undefined;
@@ -195,8 +197,7 @@ export class TurnRunner {
       if (++this.steps > this.rt.maxStepsPerTurn) {
         throw new FlowRuntimeError('BUSY_LOOP', `${this.where()}: more than ${this.rt.maxStepsPerTurn} states in one turn without waiting on the caller`, this.stateName);
       }
-      this.path.push(this.stateName);
-      this.rt.emit(this, 'state.entered', { state: this.stateName, action: actionOf(this.state) });
+      this.enter();
       const step = await this.execute();
       if ('ended' in step) return;
       if ('wait' in step) {
@@ -296,6 +297,7 @@ export class TurnRunner {
         const action = actionOf(state);
         if (!['set', 'switch', 'invoke', 'log', 'recording'].includes(action)) break;
         this.path.push(this.stateName);
+        this.trace.push({ flow: this.top.flow, state: this.stateName });
         const step = await this.execute();
         if (!('take' in step)) break;
         this.take(step.take);
@@ -448,9 +450,14 @@ export class TurnRunner {
 
   /** After pushing a frame, the new top's start state runs as the next step. */
   private async executeEntered(): Promise<Step> {
-    this.path.push(this.stateName);
-    this.rt.emit(this, 'state.entered', { state: this.stateName, action: actionOf(this.state) });
+    this.enter();
     return this.execute();
+  }
+
+  private enter(): void {
+    this.path.push(this.stateName);
+    this.trace.push({ flow: this.top.flow, state: this.stateName });
+    this.rt.emit(this, 'state.entered', { state: this.stateName, action: actionOf(this.state) });
   }
 
   /** Push a frame for `flow` with its inputs and variable defaults. */
@@ -709,6 +716,7 @@ export class TurnRunner {
       commands: this.commands,
       status: record.status === 'ended' ? 'ended' : 'waiting',
       path: this.path,
+      trace: this.trace,
     };
     if (this.nextSessionId) turn.nextSessionId = this.nextSessionId;
     if (record.status === 'active') turn.waitingFor = holder.top.wait?.kind === 'connect' ? 'connect' : 'input';

@@ -89,5 +89,7 @@ export interface Turn {
   waitingFor?: 'input' | 'connect';
   /** The flow states entered this turn, in order (`flow:state`, top-level flow without prefix). */
   path: string[];
+  /** The same states with the flow each belongs to. */
+  trace: { flow: string; state: string }[];
   end?: SessionEnd;
 }

@@ -1,0 +1,317 @@
+/**
+ * Flow tests: `*.test.yaml` files that run calls through a flow offline (inputs, mocked
+ * data action results) and say what must happen (the path of states, the end, lines of the
+ * transcript), plus state and transition coverage per flow.
+ *
+ * ```yaml
+ * flow: take-payment
+ * tests:
+ *   - name: pays and returns the caller to the agent
+ *     flowInputs: { amount: 25.5 }
+ *     inputs: ["4916338506082832", "123"]
+ *     actions: { chargeCard: { reference: PAY-1 } }
+ *     expect:
+ *       path: [askCard, askCvv, charge, thanks, backToAgent]
+ *       end: { type: returnToAgent, outputs: { paymentRef: PAY-1 } }
+ * ```
+ */
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { simulate, transitionsOf, type Flow, type SimulationResult } from '@callflow/flow-core';
+import { z } from 'zod';
+import { flowFilesIn, flowFilesUnder, findConfigFile } from '../lint/project-files.js';
+import type { Diagnostic } from '../lint/types.js';
+import { parseYaml } from '../load/parse-yaml.js';
+import { loadProject, type LoadedProject } from '../project/load-project.js';
+
+const Input = z.union([z.string(), z.number()]);
+
+const Expectation = z
+  .object({
+    path: z.array(z.string()).optional().describe('Exactly the states entered, in order'),
+    visits: z.array(z.string()).optional().describe('States that must be entered'),
+    notVisits: z.array(z.string()).optional().describe('States that must not be entered'),
+    end: z.record(z.string(), z.unknown()).optional().describe('The end: its type and any fields (a partial match)'),
+    transcript: z.array(z.string()).optional().describe('Texts that must appear in the transcript, in this order'),
+    error: z.union([z.boolean(), z.string()]).optional().describe('The flow fails at run time (true, or the error code)'),
+  })
+  .strict();
+
+const TestCase = z
+  .object({
+    name: z.string().min(1),
+    inputs: z.array(Input).optional(),
+    actions: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+    flowInputs: z.record(z.string(), z.unknown()).optional(),
+    call: z.object({ caller: z.string().optional(), callee: z.string().optional() }).strict().optional(),
+    expect: Expectation,
+  })
+  .strict();
+
+/** A flow test file. */
+export const FlowTestFileSchema = z
+  .object({
+    $schema: z.string().optional(),
+    flow: z.string().min(1).describe('The flow under test, by name, in the project of this file'),
+    tests: z.array(TestCase).min(1),
+  })
+  .strict();
+
+/** A parsed flow test file. */
+export type FlowTestFile = z.infer<typeof FlowTestFileSchema>;
+
+/** One test's outcome. */
+export interface TestCaseResult {
+  name: string;
+  passed: boolean;
+  /** What did not hold (one line each). */
+  failures: string[];
+  result?: SimulationResult;
+}
+
+/** One file's outcome. */
+export interface TestFileResult {
+  file: string;
+  flow?: string;
+  /** Problems with the file itself (its YAML, its shape, a flow it cannot find). */
+  problems: Diagnostic[];
+  cases: TestCaseResult[];
+}
+
+/** Coverage of one flow. */
+export interface FlowCoverage {
+  flow: string;
+  file?: string;
+  states: { hit: number; total: number };
+  transitions: { hit: number; total: number };
+  /** States never entered. */
+  missedStates: string[];
+}
+
+/** The outcome of a whole test run. */
+export interface TestRunResult {
+  files: TestFileResult[];
+  coverage: FlowCoverage[];
+  passed: number;
+  failed: number;
+}
+
+/** Read and check a test file; problems are positioned diagnostics. */
+export function readTestFile(text: string, file: string): { test?: FlowTestFile; problems: Diagnostic[] } {
+  const parsed = parseYaml(text, file);
+  if (parsed.diagnostics.some((d) => d.severity === 2)) return { problems: parsed.diagnostics };
+  const checked = FlowTestFileSchema.safeParse(parsed.data);
+  if (!checked.success) {
+    const problems = checked.error.issues.slice(0, 20).map((issue): Diagnostic => {
+      const path = issue.path.filter((p): p is string | number => typeof p === 'string' || typeof p === 'number');
+      const where = path.length > 0 ? path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[') : '(file)';
+      const message =
+        issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => `'${k}'`).join(', ')}` : issue.message;
+      const keyPath = issue.code === 'unrecognized_keys' ? [...path, issue.keys[0]!] : path;
+      return { ruleId: 'test-file', severity: 2, message: `${where}: ${message}`, ...parsed.source.locate(keyPath, issue.code === 'unrecognized_keys' ? 'key' : 'value') };
+    });
+    return { problems };
+  }
+  const problems: Diagnostic[] = [];
+  checked.data.tests.forEach((t, i) =>
+    (t.inputs ?? []).forEach((input, j) => {
+      if (typeof input === 'number' && !Number.isSafeInteger(input)) {
+        problems.push({
+          ruleId: 'test-file',
+          severity: 2,
+          message: `tests[${i}].inputs[${j}]: a long number loses digits in YAML; quote it ("...")`,
+          ...parsed.source.locate(['tests', i, 'inputs', j]),
+        });
+      }
+    }),
+  );
+  return problems.length > 0 ? { problems } : { test: checked.data, problems };
+}
+
+/** Run the test files (each with the project of its directory). */
+export async function runFlowTests(files: readonly string[]): Promise<TestRunResult> {
+  const projects = new Map<string, LoadedProject>();
+  const results: TestFileResult[] = [];
+  const coverage = new Map<string, CoverageTracker>();
+
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      results.push({ file, problems: [problem(`cannot read ${file}`)], cases: [] });
+      continue;
+    }
+    const { test, problems } = readTestFile(text, file);
+    if (!test) {
+      results.push({ file, problems, cases: [] });
+      continue;
+    }
+    const project = projectFor(file, projects);
+    const flow = project.flows.get(test.flow);
+    if (!flow) {
+      results.push({ file, flow: test.flow, problems: [problem(`no flow named '${test.flow}' in the project of this file`)], cases: [] });
+      continue;
+    }
+    const flowFile = project.fileOf.get(test.flow);
+    const lintErrors = project.lintResults.find((r) => r.filePath === flowFile)?.errorCount ?? 0;
+    if (lintErrors > 0) {
+      results.push({ file, flow: test.flow, problems: [problem(`flow '${test.flow}' does not lint clean (${lintErrors} error(s)); run callflow lint`)], cases: [] });
+      continue;
+    }
+    trackerFor(coverage, flow, flowFile);
+    const cases: TestCaseResult[] = [];
+    for (const t of test.tests) {
+      const sim = await simulate([...project.flows.values()], {
+        inputs: (t.inputs ?? []).map(String),
+        actions: (t.actions ?? {}) as Record<string, Record<string, unknown>>,
+        flowInputs: t.flowInputs ?? {},
+        ...(t.call ? { call: { ...t.call, provider: 'simulator' } } : {}),
+      }, test.flow);
+      for (const step of sim.trace) {
+        const f = project.flows.get(step.flow);
+        if (f) trackerFor(coverage, f, project.fileOf.get(step.flow));
+      }
+      recordCoverage(coverage, sim);
+      const failures = check(t.expect, sim);
+      cases.push({ name: t.name, passed: failures.length === 0, failures, result: sim });
+    }
+    results.push({ file, flow: test.flow, problems: [], cases });
+  }
+  let passed = 0;
+  let failed = 0;
+  for (const r of results) {
+    if (r.problems.length > 0) failed++;
+    for (const c of r.cases) c.passed ? passed++ : failed++;
+  }
+  return { files: results, coverage: [...coverage.values()].map((c) => c.summary()), passed, failed };
+}
+
+/** Test files under directories (recursively) or named directly. */
+export function isTestFileName(name: string): boolean {
+  return /\.test\.ya?ml$/i.test(name);
+}
+
+function problem(message: string): Diagnostic {
+  return { ruleId: 'test-file', severity: 2, message, line: 1, column: 1, endLine: 1, endColumn: 1 };
+}
+
+function projectFor(testFile: string, cache: Map<string, LoadedProject>): LoadedProject {
+  const config = findConfigFile(dirname(testFile));
+  const key = config ?? dirname(testFile);
+  let p = cache.get(key);
+  if (!p) {
+    const flows = config ? flowFilesUnder(dirname(config)) : flowFilesIn(dirname(testFile));
+    p = loadProject(flows.length > 0 ? flows : [testFile], config ? { configFile: config } : {});
+    cache.set(key, p);
+  }
+  return p;
+}
+
+/** What an expectation says that the simulation did not do. */
+function check(expect: FlowTestFile['tests'][number]['expect'], sim: SimulationResult): string[] {
+  const out: string[] = [];
+  if (expect.path && !sameList(expect.path, sim.path)) {
+    out.push(`path: expected ${expect.path.join(' → ')}\n        got      ${sim.path.join(' → ')}`);
+  }
+  for (const s of expect.visits ?? []) if (!sim.path.includes(s)) out.push(`visits: state '${s}' was not entered`);
+  for (const s of expect.notVisits ?? []) if (sim.path.includes(s)) out.push(`notVisits: state '${s}' was entered`);
+  if (expect.end) out.push(...partialMatch('end', expect.end, sim.end));
+  if (expect.transcript) {
+    const lines = sim.transcript.map((l) => l.text);
+    let from = 0;
+    for (const text of expect.transcript) {
+      const at = lines.findIndex((l, i) => i >= from && l.includes(text));
+      if (at < 0) {
+        out.push(`transcript: '${text}' does not appear${from > 0 ? ' after the lines before it' : ''}`);
+        break;
+      }
+      from = at + 1;
+    }
+  }
+  if (expect.error !== undefined && expect.error !== false) {
+    if (!sim.error) out.push('error: expected the flow to fail at run time, but it ran to an end');
+    else if (typeof expect.error === 'string' && sim.error.code !== expect.error) out.push(`error: expected ${expect.error}, got ${sim.error.code}`);
+  } else if (sim.error) {
+    out.push(`the flow failed at run time: ${sim.error.code}: ${sim.error.message}`);
+  }
+  return out;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function partialMatch(where: string, expected: unknown, actual: unknown): string[] {
+  if (expected !== null && typeof expected === 'object' && !Array.isArray(expected)) {
+    if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) {
+      return [`${where}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`];
+    }
+    const out: string[] = [];
+    for (const [k, v] of Object.entries(expected)) out.push(...partialMatch(`${where}.${k}`, v, (actual as Record<string, unknown>)[k]));
+    return out;
+  }
+  const same = JSON.stringify(expected) === JSON.stringify(actual) || (typeof expected === 'number' && String(expected) === String(actual));
+  return same ? [] : [`${where}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`];
+}
+
+class CoverageTracker {
+  readonly hitStates = new Set<string>();
+  readonly hitTransitions = new Set<string>();
+  readonly transitions = new Map<string, Set<string>>();
+  readonly total: number;
+
+  constructor(
+    readonly flow: Flow,
+    readonly file: string | undefined,
+  ) {
+    let total = 0;
+    for (const [name, state] of Object.entries(flow.states)) {
+      for (const t of transitionsOf(name, state)) {
+        const key = `${name}\u0000${t.target}`;
+        if (!this.transitions.has(key)) this.transitions.set(key, new Set());
+        this.transitions.get(key)!.add(t.label);
+        total++;
+      }
+    }
+    this.total = total;
+  }
+
+  summary(): FlowCoverage {
+    const states = Object.keys(this.flow.states);
+    let hit = 0;
+    for (const key of this.hitTransitions) hit += this.transitions.get(key)?.size ?? 0;
+    return {
+      flow: this.flow.flow,
+      ...(this.file ? { file: this.file } : {}),
+      states: { hit: states.filter((s) => this.hitStates.has(s)).length, total: states.length },
+      transitions: { hit, total: this.total },
+      missedStates: states.filter((s) => !this.hitStates.has(s)),
+    };
+  }
+}
+
+function trackerFor(map: Map<string, CoverageTracker>, flow: Flow, file: string | undefined): CoverageTracker {
+  let t = map.get(flow.flow);
+  if (!t) {
+    t = new CoverageTracker(flow, file);
+    map.set(flow.flow, t);
+  }
+  return t;
+}
+
+function recordCoverage(map: Map<string, CoverageTracker>, sim: SimulationResult): void {
+  // The last state seen in each flow: a subflow call comes back to its caller's next state.
+  const last = new Map<string, string>();
+  for (const step of sim.trace) {
+    const t = map.get(step.flow);
+    if (!t) continue;
+    t.hitStates.add(step.state);
+    const prev = last.get(step.flow);
+    if (prev !== undefined) {
+      const key = `${prev}\u0000${step.state}`;
+      if (t.transitions.has(key)) t.hitTransitions.add(key);
+    }
+    last.set(step.flow, step.state);
+  }
+}
