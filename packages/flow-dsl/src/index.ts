@@ -8,6 +8,7 @@ export { loadFlowText, loadConfigText, type FlowLoadResult, type ConfigLoadResul
 export { parseYaml, renderPath, type ParsedYaml } from './load/parse-yaml.js';
 export { SourceMap, type NodePath, type SourceRange, type PathPart, type DuplicateKey } from './load/source-map.js';
 export { getFlowSchema, getConfigSchema } from './schema/generated.js';
+export { defineFlow, validateFlow, FlowValidationError, toYaml, type FlowIssue, type ToYamlOptions, type CheckedFlow, type ValidFlow, type FlowDefinitionBase } from './builder/index.js';
 export { lint, summarise, toLevel, type LintInput, type SourceFile } from './lint/engine.js';
 export { FlowAnalysis, stronglyConnected, type StateGraph } from './lint/analysis.js';
 export { RULES, ruleByName } from './lint/rules/index.js';

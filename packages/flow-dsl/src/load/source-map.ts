@@ -46,10 +46,29 @@ export class SourceMap {
 
   /** The range of an offset span. */
   rangeOf(start: number, end: number): SourceRange {
-    const s = this.lines.linePos(Math.max(0, Math.min(start, this.text.length)));
-    const e = this.lines.linePos(Math.max(0, Math.min(Math.max(end, start), this.text.length)));
+    const s = this.linePos(Math.max(0, Math.min(start, this.text.length)));
+    const e = this.linePos(Math.max(0, Math.min(Math.max(end, start), this.text.length)));
     return { line: s.line, column: s.col, endLine: e.line, endColumn: e.col };
   }
+
+  /**
+   * Line and column of an offset, from the text itself. The parser's LineCounter misses the
+   * line breaks inside a token it could not place (a multi-line scalar after a syntax error),
+   * which put ranges past the end of their line; counting here keeps every range in the file.
+   */
+  private linePos(offset: number): { line: number; col: number } {
+    const starts = (this.lineStarts ??= lineStartsOf(this.text));
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: offset - starts[lo]! + 1 };
+  }
+
+  private lineStarts?: number[];
 
   /** The range of the whole file's first line (for whole-file problems). */
   fileStart(): SourceRange {
@@ -145,6 +164,13 @@ export class SourceMap {
     }
     return index.byKey.get(key);
   }
+}
+
+/** The offset where each line starts (lines end at `\n`, as the yaml package counts them). */
+function lineStartsOf(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
 }
 
 /** A map key as the string that `toJS` gives it. */

@@ -6,46 +6,25 @@
  * A state is checked on its own: first which action it holds (so a misspelt action gets one
  * clear message instead of seventeen union branches), then against that action's schema.
  */
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import { ACTION_NAMES, isActionName, type ActionName } from '@callflow/flow-core';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import { ACTION_NAMES, isActionName } from '@callflow/flow-core';
 import type { Diagnostic } from '../lint/types.js';
-import { getConfigSchema, getFlowSchema } from '../schema/generated.js';
+import { getFlowSchema } from '../schema/generated.js';
+import { compileValidators, type CompiledValidators } from './compile-validators.js';
 import { didYouMean } from './did-you-mean.js';
 import { renderPath } from './parse-yaml.js';
 import type { NodePath, SourceMap } from './source-map.js';
 
 type Json = Record<string, unknown>;
 
-interface Validators {
-  ajv: Ajv2020;
-  flowTop: ValidateFunction;
-  states: Map<ActionName, ValidateFunction>;
-  config: ValidateFunction;
+interface Validators extends CompiledValidators {
   sub: Map<string, ValidateFunction>;
 }
 
 let validators: Validators | undefined;
 
-function capitalise(s: string): string {
-  return s[0]!.toUpperCase() + s.slice(1);
-}
-
 function getValidators(): Validators {
-  if (validators) return validators;
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: false, validateFormats: false });
-  const schema = structuredClone(getFlowSchema()) as Json;
-  const defs = schema.$defs as Record<string, Json>;
-  ajv.addSchema(schema, 'flow');
-  // The top level with states left open: each state is checked on its own below.
-  const top = structuredClone(defs.Flow!) as Json;
-  (top.properties as Record<string, Json>).states = { type: 'object' };
-  const flowTop = ajv.compile({ $defs: defs, ...top });
-  const states = new Map<ActionName, ValidateFunction>();
-  for (const action of ACTION_NAMES) {
-    states.set(action, ajv.compile({ $ref: `flow#/$defs/${capitalise(action)}State` }));
-  }
-  const config = ajv.compile(getConfigSchema());
-  validators = { ajv, flowTop, states, config, sub: new Map() };
+  validators ??= { ...compileValidators(), sub: new Map() };
   return validators;
 }
 
@@ -194,7 +173,7 @@ function unionMessage(e: ErrorObject, path: NodePath, source: SourceMap): Diagno
     const key = JSON.stringify(matching[0]);
     let validate = v.sub.get(key);
     if (!validate) {
-      validate = v.ajv.compile({ $defs: (getFlowSchema() as Json).$defs, ...matching[0]! });
+      validate = v.branch(matching[0]!);
       v.sub.set(key, validate);
     }
     if (!validate(e.data) && validate.errors && validate.errors.length > 0) {

@@ -1,0 +1,36 @@
+/**
+ * Reads the example projects under examples/ (each a directory of flow files with a
+ * callflow.config.yaml), for the examples test and the property-based test.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The repository's examples/ directory. */
+export const examplesRoot = join(import.meta.dirname, '..', '..', '..', 'examples');
+
+/** A flow project of examples/: its flow files and its config text. */
+export interface ExampleProject {
+  name: string;
+  dir: string;
+  flows: { file: string; text: string }[];
+  configText: string | undefined;
+}
+
+/** Every example project, in name order. */
+export function exampleProjects(): ExampleProject[] {
+  return readdirSync(examplesRoot)
+    .filter((e) => statSync(join(examplesRoot, e)).isDirectory())
+    .sort()
+    .map((name) => {
+      const dir = join(examplesRoot, name);
+      let configText: string | undefined;
+      const flows: { file: string; text: string }[] = [];
+      for (const entry of readdirSync(dir).sort()) {
+        if (!/\.ya?ml$/.test(entry)) continue;
+        const text = readFileSync(join(dir, entry), 'utf8');
+        if (/^callflow\.config\.ya?ml$/.test(entry)) configText = text;
+        else flows.push({ file: join(dir, entry), text });
+      }
+      return { name, dir, flows, configText };
+    });
+}
