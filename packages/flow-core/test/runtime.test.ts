@@ -85,7 +85,7 @@ describe('secure flow with the agent reserved', () => {
     expect(t2.path).toEqual(['askCvv']);
     const t3 = await s.runtime.handle(t1.sessionId, { type: 'digits', digits: '123' });
     expect(t3.path).toEqual(['charge', 'mask', 'thanks', 'backToAgent']);
-    expect(types(t3.commands)).toEqual(['say', 'resumeRecording', 'returnToAgent']);
+    expect(types(t3.commands)).toEqual(['say', 'resumeRecording', 'returnToAgent', 'end']);
     expect(t3.commands[2]).toEqual({ type: 'returnToAgent', agentId: 'agent-7', conversationId: 'conv-1', outputs: { paymentRef: 'PAY-0042', cardLast4: '2832' } });
     expect(t3.status).toBe('ended');
     expect(t3.end).toMatchObject({ type: 'returnToAgent' });
@@ -116,7 +116,7 @@ describe('secure flow with the agent reserved', () => {
     await s.runtime.handle(t1.sessionId, { type: 'noInput' });
     const t = await s.runtime.handle(t1.sessionId, { type: 'digits', digits: '1111' });
     expect(t.path).toEqual(['sorry', 'toBilling']);
-    expect(types(t.commands)).toEqual(['say', 'resumeRecording', 'transfer']);
+    expect(types(t.commands)).toEqual(['say', 'resumeRecording', 'transfer', 'end']);
     expect(await s.runtime.isReserved('agent-7')).toBe(false);
   });
 
@@ -157,7 +157,7 @@ describe('sessions survive the process', () => {
     expect(raw).toContain('"sealed"');
     const fresh = createRuntime(s.options);
     const t3 = await fresh.handle(t1.sessionId, { type: 'digits', digits: '123' });
-    expect(t3.commands.at(-1)).toMatchObject({ type: 'returnToAgent', outputs: { cardLast4: '2832' } });
+    expect(t3.commands.at(-2)).toMatchObject({ type: 'returnToAgent', outputs: { cardLast4: '2832' } });
   });
 
   it('keeps the persisted snapshot small', async () => {
@@ -194,7 +194,7 @@ describe('IVR flows', () => {
     const t1 = await s.runtime.startSession({ flow: 'main-ivr', call: { caller: '+15555550111' } });
     const t2 = await s.runtime.handle(t1.sessionId, { type: 'digits', digits: '1' });
     expect(t2.nextSessionId).toBeDefined();
-    expect(types(t2.commands)).toEqual(['pauseRecording', 'collect']);
+    expect(types(t2.commands)).toEqual(['end', 'pauseRecording', 'collect']);
     expect(t2.status).toBe('waiting');
     const t3 = await s.runtime.handle(t2.nextSessionId!, { type: 'digits', digits: CARD });
     expect(t3.path).toEqual(['charge', 'done', 'bye']);

@@ -65,13 +65,17 @@ export function luhn(digits: string): boolean {
 
 let library: Environment | undefined;
 
+/** The fields of `call`: a typed object, so `call.from` is an error lint reports, not a run-time surprise. */
+export const CALL_FIELDS = { caller: 'string', callee: 'string', callId: 'string', provider: 'string' } as const;
+
 /** The environment with the library functions; cloned for each flow, never extended itself. */
 function libraryEnvironment(): Environment {
   if (library) return library;
   library = new Environment({ limits: { ...EXPRESSION_LIMITS } })
     .registerFunction('mask(string): string', mask)
     .registerFunction('last4(string): string', last4)
-    .registerFunction('luhn(string): bool', luhn);
+    .registerFunction('luhn(string): bool', luhn)
+    .registerType('Call', { fields: { ...CALL_FIELDS } });
   return library;
 }
 
@@ -112,7 +116,7 @@ export function createFlowEnvironment(flow: FlowDeclarations, scope: ExpressionS
   if (scope === 'result') declare('result', 'map');
   for (const [name, decl] of Object.entries(flow.variables ?? {})) declare(name, CEL_TYPES[decl.type] ?? 'dyn');
   for (const [name, decl] of Object.entries(flow.inputs ?? {})) declare(name, CEL_TYPES[decl.type] ?? 'dyn');
-  declare('call', 'map<string, string>');
+  declare('call', 'Call');
   return { scope, env, names, knows: (name) => names.has(name) || env.hasVariable(name) };
 }
 

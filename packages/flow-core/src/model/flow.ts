@@ -121,6 +121,9 @@ export const FlowSchema = z
     inputs: z.record(VariableName, InputDecl).optional(),
     outputs: z.record(VariableName, OutputDecl).optional(),
     variables: z.record(VariableName, VariableDecl).optional(),
+    protectedIdentity: VariableName.optional().describe(
+      'A bool variable: once it holds true the caller is a protected identity, and their personal data is kept off agent screens',
+    ),
     onError: StateRef.optional().describe('Flow-level fallback state for unhandled errors'),
     onHangup: StateRef.optional().describe('Runs after the caller hangs up (no caller actions there)'),
     start: StateRef.describe('The first state'),

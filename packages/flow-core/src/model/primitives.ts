@@ -64,6 +64,7 @@ export const InputDecl = z
     type: ValueType,
     required: z.boolean().optional(),
     secure: z.boolean().optional().describe('The caller of this flow hands in a secure value'),
+    personal: z.boolean().optional().describe('Personal data of the caller: sealed, never logged, kept off agent screens for protected identities'),
     default: Literal.optional(),
     description: z.string().optional(),
   })
@@ -84,6 +85,7 @@ export const VariableDecl = z
   .object({
     type: ValueType,
     secure: z.boolean().optional().describe('Never logged, emitted, persisted in clear or shown to an agent'),
+    personal: z.boolean().optional().describe('Personal data of the caller: sealed, never logged, kept off agent screens for protected identities'),
     default: Literal.optional(),
     description: z.string().optional(),
   })

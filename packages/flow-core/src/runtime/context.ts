@@ -10,6 +10,7 @@ import type { Clock } from './clock.js';
 import type { RuntimeEventMap, RuntimeEventName, EventBase } from './events.js';
 import type { LogLevel } from './logger.js';
 import type { TurnRunner } from './turn.js';
+import type { CallInfo } from './types.js';
 
 /** What the runtime does when a flow fails with no handler. */
 export interface FailSafe {
@@ -35,8 +36,8 @@ export interface RuntimeContext {
   log(runner: TurnRunner, level: LogLevel, msg: string, fields?: Record<string, unknown>): void;
   /** End the session's agent reservation, if it holds one. */
   release(runner: TurnRunner, reason: ReleaseReason): Promise<void>;
-  /** Start `flow` as a new session carrying on this call (enterSecureFlow, transfer to a flow); its id. */
-  handOn(runner: TurnRunner, flow: Flow, inputs: Record<string, unknown>): Promise<string>;
+  /** Start `flow` as session `sessionId`, carrying on this call (enterSecureFlow, transfer to a flow). */
+  handOn(runner: TurnRunner, flow: Flow, inputs: Record<string, unknown>, call: CallInfo, sessionId: string): Promise<void>;
   /** Count a failure of this caller; alerts when they pile up. */
   recordFailure(runner: TurnRunner, kind: string, message: string): void;
 }

@@ -35,6 +35,8 @@ export class FlowProgram {
   readonly types: Record<string, ValueTypeName> = {};
   /** Names whose values are secure in this flow (sealed, redacted, never handed on unmasked). */
   readonly secureNames = new Set<string>();
+  /** Personal data of the caller (sealed like secure values, kept off agent screens for protected identities). */
+  readonly personalNames = new Set<string>();
   private readonly envs = new Map<ExpressionScope, FlowEnvironment>();
   private readonly expressions = new Map<string, ParsedExpression>();
   private readonly templates = new Map<string, ParsedTemplate>();
@@ -45,10 +47,12 @@ export class FlowProgram {
     for (const [name, d] of Object.entries(flow.inputs ?? {})) {
       this.types[name] = d.type;
       if (d.secure) this.secureNames.add(name);
+      if (d.personal) this.personalNames.add(name);
     }
     for (const [name, d] of Object.entries(flow.variables ?? {})) {
       this.types[name] = d.type;
       if (d.secure) this.secureNames.add(name);
+      if (d.personal) this.personalNames.add(name);
     }
     if (flow.kind === 'secure') {
       // Every value collected in a secure flow is secure, declared so or not.
@@ -75,6 +79,17 @@ export class FlowProgram {
       this.expressions.set(key, parsed);
     }
     return parsed;
+  }
+
+  /** Is the value of `name` kept in the sealed slot? */
+  isSealed(name: string): boolean {
+    return this.secureNames.has(name) || this.personalNames.has(name);
+  }
+
+  /** Does an expression read personal data? */
+  readsPersonal(text: string, scope: ExpressionScope = 'plain'): boolean {
+    if (this.personalNames.size === 0) return false;
+    return identifiersOf(this.expression(text, scope).ast).some((r) => this.personalNames.has(r.name));
   }
 
   /** Does an expression read a secure name? */

@@ -320,9 +320,8 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     await this.mirrorSafely(() => this.mirror?.released(reservation, released ? reason : 'expired'), runner);
   }
 
-  async handOn(runner: TurnRunner, flow: Flow, inputs: Record<string, unknown>): Promise<string> {
-    const id = randomUUID();
-    const live = this.newSession(id, flow, { ...runner.session.slot.call });
+  async handOn(runner: TurnRunner, flow: Flow, inputs: Record<string, unknown>, call: CallInfo, id: string): Promise<void> {
+    const live = this.newSession(id, flow, call);
     live.record.parentSessionId = runner.session.record.id;
     const child = this.runner(live, inputs, flow);
     this.emit(child, 'session.started', { kind: flow.kind, secure: flow.kind === 'secure', parentSessionId: runner.session.record.id });
@@ -334,7 +333,6 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     runner.handedTo = child.handedTo ?? child;
     child.persistCursor();
     this.pending.push(live);
-    return id;
   }
 
   recordFailure(runner: TurnRunner, kind: string, message: string): void {

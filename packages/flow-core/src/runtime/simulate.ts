@@ -131,6 +131,8 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
         for (const p of c.prompt) push({ from: 'flow', kind: 'prompt', text: p.text ?? p.play ?? '' });
         push({ from: 'runtime', kind: 'command', text: `${c.purpose === 'authenticate' ? 'collect code' : c.purpose}${c.secure ? ' (secure)' : ''}` });
         break;
+      case 'end':
+        break;
       default:
         push({ from: 'runtime', kind: 'command', text: describeCommand(c) });
     }

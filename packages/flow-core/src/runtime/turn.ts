@@ -4,7 +4,8 @@
  * provider again, or ends. Produces commands; performs no call I/O. Every error that is not
  * the flow's to handle ends the session safely (fail-safe commands), never as a throw.
  */
-import { fromCelValue, evaluateExpression } from '../expr/cel.js';
+import { randomUUID } from 'node:crypto';
+import { CALL_FIELDS, fromCelValue, evaluateExpression } from '../expr/cel.js';
 import { formatTemplateValue, renderTemplate } from '../expr/template.js';
 import { passesValidation } from '../expr/validate.js';
 import { parseDuration } from '../expr/duration.js';
@@ -108,13 +109,21 @@ export class TurnRunner {
 
   private assign(name: string, value: unknown): void {
     const v = fromCelValue(value);
-    if (this.program.secureNames.has(name)) {
+    if (this.program.isSealed(name)) {
       const index = String(this.frames.length - 1);
       (this.session.slot.vars[index] ??= {})[name] = v;
       this.redactor.addSecret(v);
     } else {
       this.top.vars[name] = v;
     }
+    const flag = this.flowOf(this.top).protectedIdentity;
+    // Sticky: once protected, the session stays so (nothing about it is logged or emitted).
+    if (flag === name && v === true) this.session.record.protectedIdentity = true;
+  }
+
+  /** Is the caller a protected identity (personal data kept off agent screens)? */
+  private get protectedCaller(): boolean {
+    return this.session.record.protectedIdentity === true;
   }
 
   private where(): string {
@@ -272,6 +281,7 @@ export class TurnRunner {
     record.end = this.redactor.redact(end);
     for (const f of record.frames) f.wait = undefined;
     if (record.kind === 'secure') this.rt.emit(this, 'secure.exited', { reason: end.type });
+    this.command({ type: 'end', sessionId: record.id, end });
     await this.rt.release(this, reason);
     this.rt.emit(this, 'session.ended', { end });
     // Wipe the secure slot: nothing secure outlives the session.
@@ -396,6 +406,7 @@ export class TurnRunner {
   private outputs(map: Record<string, unknown> | undefined, to: string): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [name, expr] of Object.entries(map ?? {})) {
+      if (to === 'the agent' && this.protectedCaller && this.program.readsPersonal(String(expr))) continue;
       if (this.program.readsSecure(String(expr))) {
         throw new FlowRuntimeError('SECURE_OUTPUT', `${this.where()}: output '${name}' would hand a secure value to ${to}; hand back a masked form (last4, mask)`, this.stateName);
       }
@@ -501,15 +512,22 @@ export class TurnRunner {
     }
     if (body.flow !== undefined) target.flow = body.flow;
     const data: Record<string, unknown> = {};
-    for (const [k, expr] of Object.entries(body.data ?? {})) data[k] = fromCelValue(this.evaluate(expr));
+    for (const [k, expr] of Object.entries(body.data ?? {})) {
+      // A protected identity's personal data never reaches an agent's screen.
+      if (this.protectedCaller && this.program.readsPersonal(String(expr))) continue;
+      data[k] = fromCelValue(this.evaluate(expr));
+    }
+    if (this.protectedCaller) data.protectedIdentity = true;
     if (this.session.record.kind === 'secure') this.command({ type: 'resumeRecording' });
     if (body.flow !== undefined) {
       const flow = this.rt.flows.get(body.flow);
       if (!flow) throw new FlowRuntimeError('FLOW_UNKNOWN', `${this.where()}: flow '${body.flow}' is not loaded`, this.stateName);
       const inputs: Record<string, unknown> = {};
       for (const [k, expr] of Object.entries(body.inputs ?? {})) inputs[k] = fromCelValue(this.evaluate(expr));
-      const child = await this.rt.handOn(this, flow, inputs);
+      const call = { ...this.session.slot.call };
+      const child = randomUUID();
       await this.finish({ type: 'transfer', flow: body.flow, sessionId: child }, 'transfer');
+      await this.rt.handOn(this, flow, inputs, call, child);
       return { ended: true };
     }
     this.command({ type: 'transfer', ...target, ...(Object.keys(data).length > 0 ? { data } : {}) });
@@ -522,8 +540,10 @@ export class TurnRunner {
     if (!flow) throw new FlowRuntimeError('FLOW_UNKNOWN', `${this.where()}: flow '${body.flow}' is not loaded`, this.stateName);
     const inputs: Record<string, unknown> = {};
     for (const [k, expr] of Object.entries(body.inputs ?? {})) inputs[k] = fromCelValue(this.evaluate(expr));
-    const child = await this.rt.handOn(this, flow, inputs);
+    const call = { ...this.session.slot.call };
+    const child = randomUUID();
     await this.finish({ type: 'enterSecureFlow', flow: body.flow, sessionId: child }, 'ended');
+    await this.rt.handOn(this, flow, inputs, call, child);
     return { ended: true };
   }
 
@@ -737,7 +757,7 @@ export function createFrame(flow: Flow, inputs: Record<string, unknown>, session
   const frame: Frame = { flow: flow.flow, machine: { value: flow.start }, vars: {} };
   const secure: Record<string, unknown> = {};
   const put = (name: string, value: unknown) => {
-    if (program.secureNames.has(name)) {
+    if (program.isSealed(name)) {
       secure[name] = value;
       redactor.addSecret(value);
     } else frame.vars[name] = value;
@@ -786,9 +806,13 @@ function sayOf(s: Speech): Command {
   return cmd;
 }
 
+/** `call` as CEL sees it: every field present (empty when the provider did not say). */
 function stringMap(call: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(call)) if (v !== undefined && v !== null) out[k] = String(v);
+  for (const k of Object.keys(CALL_FIELDS)) {
+    const v = call[k];
+    out[k] = v === undefined || v === null ? '' : String(v);
+  }
   return out;
 }
 

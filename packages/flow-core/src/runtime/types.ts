@@ -65,7 +65,9 @@ export type Command =
   | { type: 'returnToAgent'; agentId?: string; conversationId?: string; outputs: Record<string, unknown> }
   | { type: 'pauseRecording' }
   | { type: 'resumeRecording' }
-  | { type: 'sendSms'; to: string; body: string; secure: true };
+  | { type: 'sendSms'; to: string; body: string; secure: true }
+  /** The session is over (always the last command of its session): release anything held for it. */
+  | { type: 'end'; sessionId: string; end: SessionEnd };
 
 /** How a session ended. */
 export type SessionEnd =
