@@ -25,6 +25,23 @@ export {
   type ExpressionSpec,
 } from './model/primitives.js';
 export {
+  SayAction,
+  PlayAction,
+  CollectAction,
+  MenuAction,
+  SwitchAction,
+  SetAction,
+  InvokeAction,
+  CallFlowAction,
+  AuthenticateAction,
+  ConnectAction,
+  RecordingAction,
+  LogAction,
+  TransferAction,
+  EnterSecureFlowAction,
+  DisconnectAction,
+  ReturnToAgentAction,
+  ReturnAction,
   ACTIONS,
   ACTION_NAMES,
   isActionName,
@@ -137,7 +154,8 @@ export { systemClock, ManualClock, type Clock } from './runtime/clock.js';
 export type { FailSafe } from './runtime/context.js';
 export { FlowRuntimeError } from './runtime/program.js';
 export { compileMachine, type CompiledMachine, type MachineCursor } from './compile/machine.js';
-export type { SessionRecord, Frame, Wait } from './runtime/session.js';
+export type { SessionRecord, Frame, Wait, HeldReservation } from './runtime/session.js';
+export { DEFAULT_ALERT_POLICY, type AlertPolicy } from './runtime/alerts.js';
 export {
   ActionRegistry,
   defineAction,

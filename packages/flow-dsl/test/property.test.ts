@@ -237,7 +237,7 @@ function mutateYaml(text: string, m: YamlMutation): string | undefined {
       break;
     }
     case 'retype':
-      setSite(doc, site, doc.createNode(m.value));
+      setSite(site, doc.createNode(m.value));
       break;
     case 'dangling': {
       // A reference to a state that is not there: a near miss of the value, or a new name.
@@ -251,12 +251,12 @@ function mutateYaml(text: string, m: YamlMutation): string | undefined {
       const ref = refs[m.how % refs.length]!;
       const v = (ref.pair ? ref.pair.value : ref.parent.items[ref.index]) as Scalar;
       const target = m.how % 2 === 0 ? nearMiss(String(v.value), m.how >> 1) : `missing${m.how}`;
-      setSite(doc, ref, new Scalar(target));
+      setSite(ref, new Scalar(target));
       break;
     }
     case 'nest':
       // Written as text: the yaml package's own writer is slow on deep nesting.
-      setSite(doc, site, new Scalar(NEST_MARK));
+      setSite(site, new Scalar(NEST_MARK));
       break;
   }
   let out: string;
@@ -274,7 +274,7 @@ function mutateYaml(text: string, m: YamlMutation): string | undefined {
 
 const NEST_MARK = 'callflow-property-test-nest-here';
 
-function setSite(_doc: Document, site: Site, node: unknown): void {
+function setSite(site: Site, node: unknown): void {
   if (site.pair) site.pair.value = node;
   else site.parent.items[site.index] = node;
 }

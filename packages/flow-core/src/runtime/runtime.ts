@@ -312,8 +312,16 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     const agent = record.agent;
     if (!agent) return;
     record.agent = undefined;
-    this.held.delete(agent.agentId);
+    // Fix: only this reservation's own entry leaves `held`. After its lease ran out the agent
+    // may hold a newer reservation; deleting that one meant shutdown never released it.
+    if (this.held.get(agent.agentId)?.token === agent.token) this.held.delete(agent.agentId);
     const released = await this.reservations.release(agent.agentId, agent.token).catch(() => false);
+    if (!released) {
+      // Fix: the agent is already reserved again, by another secure session. Announcing this
+      // stale release would tell the mirror to offer work to an agent who is busy.
+      const current = await this.reservations.get(agent.agentId).catch(() => undefined);
+      if (current && current.token !== agent.token) return;
+    }
     // An expired lease was already released by the store (or by sweep): say so once.
     this.emit(runner, 'reservation.released', { agentId: agent.agentId, reason: released ? reason : 'expired' });
     const reservation = { agentId: agent.agentId, sessionId: record.id, token: agent.token, reservedAt: 0, expiresAt: agent.expiresAt };

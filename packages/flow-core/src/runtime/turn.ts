@@ -40,6 +40,8 @@ export class TurnRunner {
   private clearEnd: SessionEnd | undefined;
   private steps = 0;
   private errors = 0;
+  /** Set while an onHangup handler runs: its commands are dropped (the call is gone). */
+  private droppingCommands = false;
 
   constructor(
     private readonly rt: RuntimeContext,
@@ -134,7 +136,9 @@ export class TurnRunner {
 
   private command(command: Command): void {
     this.commands.push(command);
-    this.rt.emit(this, 'command', { command });
+    // Fix: an onHangup handler's commands go nowhere; emitting them told listeners (the
+    // simulator's transcript) about commands no adapter ever received.
+    if (!this.droppingCommands) this.rt.emit(this, 'command', { command });
   }
 
   private speech(prompt: PromptSpec | undefined): Speech[] {
@@ -247,15 +251,20 @@ export class TurnRunner {
     if (++this.errors > 3) return false;
     const failedAt = error instanceof FlowRuntimeError ? error.state : undefined;
     this.rt.emit(this, 'error', { code: codeOf(error), message: messageOf(error), ...(failedAt ? { state: failedAt } : {}) });
+    // Fix: `failedAt` names a state of the frame that failed. Only there does it mean "the
+    // onError state itself failed"; compared against a calling frame's onError it wrongly
+    // skipped that handler whenever the names matched (subflow state `recover`, caller onError `recover`).
+    let failingFrame = true;
     while (this.frames.length > 0) {
       const flow = this.flowOf(this.top);
-      if (flow.onError !== undefined && flow.states[flow.onError] && failedAt !== flow.onError) {
+      if (flow.onError !== undefined && flow.states[flow.onError] && !(failingFrame && failedAt === flow.onError)) {
         this.top.wait = undefined;
         this.cursor = programOf(flow).machine.restore(flow.onError);
         return true;
       }
       if (this.frames.length === 1) return false;
       this.popFrame();
+      failingFrame = false;
     }
     return false;
   }
@@ -301,6 +310,7 @@ export class TurnRunner {
     while (this.frames.length > 1) this.frames.pop();
     this.cursor = programOf(flow).machine.restore(flow.onHangup);
     const saved = this.commands.length;
+    this.droppingCommands = true;
     try {
       for (let i = 0; i < this.rt.maxStepsPerTurn; i++) {
         const state = this.state;
@@ -315,6 +325,7 @@ export class TurnRunner {
     } catch (error) {
       this.rt.emit(this, 'error', { code: codeOf(error), message: messageOf(error), state: this.stateName });
     }
+    this.droppingCommands = false;
     this.commands.length = saved;
   }
 
@@ -407,7 +418,9 @@ export class TurnRunner {
     const out: Record<string, unknown> = {};
     for (const [name, expr] of Object.entries(map ?? {})) {
       if (to === 'the agent' && this.protectedCaller && this.program.readsPersonal(String(expr))) continue;
-      if (this.program.readsSecure(String(expr))) {
+      // Fix: `last4(card)` / `mask(card)` are the masked forms the contract allows here; only an
+      // unmasked read of a secure value is refused (readsSecure refused the masked forms too).
+      if (this.program.readsSecureUnmasked(String(expr))) {
         throw new FlowRuntimeError('SECURE_OUTPUT', `${this.where()}: output '${name}' would hand a secure value to ${to}; hand back a masked form (last4, mask)`, this.stateName);
       }
       out[name] = fromCelValue(this.evaluate(expr));
@@ -690,7 +703,16 @@ export class TurnRunner {
     if (max !== undefined && value.length > max) return false;
     if (body.validate === undefined) return true;
     const validation = this.program.validation(body.validate);
-    return passesValidation(validation, value, (expr, v) => this.evaluate(expr, 'value', { value: v }) === true);
+    return passesValidation(validation, value, (expr, v) => {
+      // Fix: the caller decides what `value` holds (`int(value)` on "12*" throws). Input the
+      // validation cannot even evaluate does not validate: a no match, not a flow error.
+      try {
+        return this.evaluate(expr, 'value', { value: v }) === true;
+      } catch (error) {
+        if (error instanceof FlowRuntimeError && error.code === 'EXPRESSION_FAILED') return false;
+        throw error;
+      }
+    });
   }
 
   private async resumeAuthenticate(wait: Wait, event: CallEvent): Promise<Step | undefined> {

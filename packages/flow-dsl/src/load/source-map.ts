@@ -37,12 +37,35 @@ export class SourceMap {
   /** Keys written twice (the later one wins in the model). */
   readonly duplicateKeys: DuplicateKey[] = [];
 
+  private docValue: Document | undefined;
+  private docFactory: (() => Document | undefined) | undefined;
+
+  /**
+   * `doc` may be a function: the document is then built on the first position asked for.
+   * Clean files read on the fast path (see parse-yaml.ts) never pay for building it.
+   */
   constructor(
     readonly file: string,
     readonly text: string,
-    private readonly doc: Document | undefined,
-    private readonly lines: LineCounter,
-  ) {}
+    doc: Document | undefined | (() => Document | undefined),
+    _lines?: LineCounter,
+  ) {
+    if (typeof doc === 'function') this.docFactory = doc;
+    else this.docValue = doc;
+  }
+
+  private get doc(): Document | undefined {
+    if (this.docFactory) {
+      const make = this.docFactory;
+      this.docFactory = undefined;
+      try {
+        this.docValue = make();
+      } catch {
+        this.docValue = undefined;
+      }
+    }
+    return this.docValue;
+  }
 
   /** The range of an offset span. */
   rangeOf(start: number, end: number): SourceRange {
