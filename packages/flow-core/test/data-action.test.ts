@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { ActionRegistry, defineAction } from '../src/actions/data-action.js';
 
@@ -76,6 +76,24 @@ describe('data actions', () => {
     ]);
     await Promise.all(Array.from({ length: 6 }, () => r.call('lookup', { id: '1' }, { sessionId: 's' })));
     expect(peak).toBe(2);
+  });
+
+  it('holds calls beyond limits.ratePerSecond until the next second (counted under fake timers)', async () => {
+    vi.useFakeTimers();
+    try {
+      let calls = 0;
+      const r = new ActionRegistry([lookup(async () => { calls++; return { status: 'ok' }; }, { ratePerSecond: 2 })]);
+      const all = Promise.all(Array.from({ length: 5 }, () => r.call('lookup', { id: '1' }, { sessionId: 's' })));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls).toBe(2);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(calls).toBe(4);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(calls).toBe(5);
+      expect((await all).every((o) => o.outcome === 'success')).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('refuses secure values for an action not marked secure', async () => {

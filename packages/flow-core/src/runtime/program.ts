@@ -102,7 +102,8 @@ export class FlowProgram {
   /**
    * Does an expression let a secure value through unmasked? A read only through a sanitiser
    * (`last4(card)`, `mask(card)`, `size(card)`, a comparison) does not count: that is the
-   * masked form the contract allows in returnToAgent / return outputs.
+   * masked form the contract allows in returnToAgent / return outputs and in the input of an
+   * action not marked secure.
    */
   readsSecureUnmasked(text: string, scope: ExpressionScope = 'plain'): boolean {
     if (this.secureNames.size === 0) return false;

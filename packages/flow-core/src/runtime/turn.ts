@@ -433,7 +433,9 @@ export class TurnRunner {
     let carriesSecure = false;
     for (const [field, expr] of Object.entries(body.input ?? {})) {
       input[field] = fromCelValue(this.evaluate(expr));
-      if (this.program.readsSecure(String(expr))) carriesSecure = true;
+      // Fix: a masked form (`last4(card)`) is not a secure value; lint tells authors to send
+      // one to an action not marked secure, so the runtime must not refuse it (readsSecure did).
+      if (this.program.readsSecureUnmasked(String(expr))) carriesSecure = true;
     }
     const state = this.stateName;
     this.rt.emit(this, 'action.started', { state, action: body.action });
