@@ -49,6 +49,10 @@ describe('Redactor', () => {
       expect(r.redactText('call +15555550123 now')).toBe(`call ${REDACTED} now`);
       expect(r.redactText('mail jo.bloggs@example.com')).toBe(`mail ${REDACTED}`);
     });
+    it('keeps numbers that are neither session secrets nor card numbers (timestamps, counts)', () => {
+      expect(r.redact({ at: 1_767_225_600_000, count: 5555550123 })).toEqual({ at: 1_767_225_600_000, count: 5555550123 });
+      expect(r.redact({ pan: 4111111111111111 })).toEqual({ pan: '[redacted]' });
+    });
     it('removes values of CVV/PIN/PAN-named fields', () => {
       expect(r.redact({ cvv: '123', pin: 4321, card_number: 'x', amount: 5 })).toEqual({
         cvv: REDACTED,

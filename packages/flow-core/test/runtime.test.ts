@@ -216,6 +216,37 @@ describe('IVR flows', () => {
   });
 });
 
+describe('onHangup', () => {
+  it('runs with the call and the session values still there, then wipes them', async () => {
+    const seen: string[] = [];
+    const note = defineAction({
+      name: 'noteHangup',
+      input: z.object({ phone: z.string() }),
+      output: z.object({}),
+      handler: async ({ phone }) => {
+        seen.push(phone);
+        return {};
+      },
+    });
+    const flow = {
+      flow: 'hangup-note', kind: 'inbound', onHangup: 'record', start: 'ask',
+      states: {
+        ask: { collect: { prompt: 'Account?', into: 'acct' }, on: { success: 'bye', failure: 'bye' } },
+        bye: { disconnect: null },
+        record: { invoke: { action: 'noteHangup', input: { phone: 'call.caller' } }, on: { success: 'done', error: 'done' } },
+        done: { disconnect: null },
+      },
+      variables: { acct: { type: 'string' } },
+    } as unknown as Flow;
+    const s = setup({ flows: [flow], actions: [note] });
+    const t = await s.runtime.startSession({ flow: 'hangup-note', call: { caller: '+15555550166' } });
+    const end = await s.runtime.handle(t.sessionId, { type: 'hangup' });
+    expect(seen).toEqual(['+15555550166']);
+    expect(end.path).toEqual(['record', 'done']);
+    expect(s.store.rawValues().join('')).not.toContain('5555550166');
+  });
+});
+
 describe('one-time codes', () => {
   const codeOf = (cs: Command[]) => /(\d{6})/.exec((cs.find((c) => c.type === 'sendSms') as { body: string }).body)![1]!;
 

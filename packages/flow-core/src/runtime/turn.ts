@@ -281,8 +281,8 @@ export class TurnRunner {
     await this.finish({ type: 'error', code, message, state: this.stateName }, 'error');
   }
 
-  /** End the session. */
-  private async finish(end: SessionEnd, reason: Parameters<RuntimeContext['release']>[1]): Promise<void> {
+  /** End the session (its secure slot is wiped, unless the caller wipes it later: `keepSlot`). */
+  private async finish(end: SessionEnd, reason: Parameters<RuntimeContext['release']>[1], keepSlot = false): Promise<void> {
     const record = this.session.record;
     if (record.status === 'ended') return;
     record.status = 'ended';
@@ -294,13 +294,22 @@ export class TurnRunner {
     await this.rt.release(this, reason);
     this.rt.emit(this, 'session.ended', { end });
     // Wipe the secure slot: nothing secure outlives the session.
+    if (!keepSlot) this.wipe();
+  }
+
+  private wipe(): void {
     this.session.slot = { call: {}, vars: {} };
   }
 
   private async hangup(): Promise<void> {
     const at = this.stateName;
-    await this.finish({ type: 'hangup', state: at }, 'hangup');
-    await this.runHangupHandler();
+    // The agent is released at once; the onHangup handler still sees the call and its values.
+    await this.finish({ type: 'hangup', state: at }, 'hangup', true);
+    try {
+      await this.runHangupHandler();
+    } finally {
+      this.wipe();
+    }
   }
 
   /** onHangup: only actions that need no caller run; their commands go nowhere (the call is gone). */
@@ -315,6 +324,12 @@ export class TurnRunner {
       for (let i = 0; i < this.rt.maxStepsPerTurn; i++) {
         const state = this.state;
         const action = actionOf(state);
+        if (action === 'disconnect' || action === 'return') {
+          // Where the handler ends: entered, nothing to do (the call is gone).
+          this.path.push(this.stateName);
+          this.trace.push({ flow: this.top.flow, state: this.stateName });
+          break;
+        }
         if (!['set', 'switch', 'invoke', 'log', 'recording'].includes(action)) break;
         this.path.push(this.stateName);
         this.trace.push({ flow: this.top.flow, state: this.stateName });

@@ -136,8 +136,11 @@ export class Redactor {
     }
     if (typeof value === 'string') return this.redactText(value);
     if (typeof value === 'number' || typeof value === 'bigint') {
+      // A number is a secret only if the session says so or it is a card number: timestamps
+      // and counts are not phone numbers.
       const s = String(value);
-      const r = this.redactText(s);
+      let r = this.secrets.size > 0 ? this.removeSecrets(s) : s;
+      if (this.options.detectPan && /^\d{13,19}$/.test(r) && luhnValid(r)) r = REDACTED;
       return r === s ? value : r;
     }
     if (value === null || typeof value !== 'object') return value;
