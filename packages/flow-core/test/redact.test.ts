@@ -49,6 +49,11 @@ describe('Redactor', () => {
       expect(r.redactText('call +15555550123 now')).toBe(`call ${REDACTED} now`);
       expect(r.redactText('mail jo.bloggs@example.com')).toBe(`mail ${REDACTED}`);
     });
+    it('keeps ids whole, even when a segment is all digits', () => {
+      const s = r.with([CARD]);
+      const id = '01e36271-2907-40a3-9522-175565031878';
+      expect(s.redactText(`session ${id} card ${CARD}`)).toBe(`session ${id} card ${REDACTED}`);
+    });
     it('keeps numbers that are neither session secrets nor card numbers (timestamps, counts)', () => {
       expect(r.redact({ at: 1_767_225_600_000, count: 5555550123 })).toEqual({ at: 1_767_225_600_000, count: 5555550123 });
       expect(r.redact({ pan: 4111111111111111 })).toEqual({ pan: '[redacted]' });

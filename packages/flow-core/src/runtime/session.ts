@@ -22,6 +22,8 @@ export interface Frame {
   /** Non-secure variables and inputs (JSON values). */
   vars: Record<string, unknown>;
   wait?: Wait;
+  /** Tries used at collect/menu states left through a per-try outcome (noInput, noMatch). */
+  tries?: Record<string, number>;
 }
 
 /** What the sealed slot holds. */

@@ -625,17 +625,41 @@ export class TurnRunner {
     return cmd;
   }
 
+  /**
+   * The try a collect or menu starts at. A per-try outcome (`noInput`, `noMatch`) that leads
+   * back to the state keeps counting: its tries are remembered until the state is left for good.
+   */
+  private startingTry(attempts: number | undefined): number | 'exhausted' {
+    const used = this.top.tries?.[this.stateName] ?? 0;
+    if (used >= (attempts ?? DEFAULT_ATTEMPTS)) {
+      this.clearTries();
+      return 'exhausted';
+    }
+    return used + 1;
+  }
+
+  private clearTries(): void {
+    if (this.top.tries) {
+      delete this.top.tries[this.stateName];
+      if (Object.keys(this.top.tries).length === 0) delete this.top.tries;
+    }
+  }
+
   private enterCollect(): Step {
     const body = (this.state as { collect: CollectBody }).collect;
+    const attempt = this.startingTry(body.attempts);
+    if (attempt === 'exhausted') return { take: 'failure' };
     const secure = this.program.secureNames.has(body.into) || this.promptReadsSecure(body.prompt);
     this.command(this.collectCommand('collect', this.speech(body.prompt), secure));
-    return { wait: { kind: 'collect', attempt: 1 } };
+    return { wait: { kind: 'collect', attempt } };
   }
 
   private enterMenu(): Step {
     const body = (this.state as { menu: MenuBody }).menu;
+    const attempt = this.startingTry(body.attempts);
+    if (attempt === 'exhausted') return { take: 'failure' };
     this.command(this.collectCommand('menu', this.speech(body.prompt), this.promptReadsSecure(body.prompt)));
-    return { wait: { kind: 'menu', attempt: 1 } };
+    return { wait: { kind: 'menu', attempt } };
   }
 
   private async enterAuthenticate(): Promise<Step> {
@@ -681,8 +705,12 @@ export class TurnRunner {
       const raw = event.type === 'digits' ? stripFinish(event.digits, body) : event.text.trim();
       if (wait.kind === 'menu') {
         const key = raw.slice(0, 1);
-        if ((body as MenuBody).options[key] !== undefined) return { take: optionEvent(key) };
+        if ((body as MenuBody).options[key] !== undefined) {
+          this.clearTries();
+          return { take: optionEvent(key) };
+        }
       } else if (this.valid(raw, body as CollectBody)) {
+        this.clearTries();
         this.assign((body as CollectBody).into, raw);
         return { take: 'success' };
       }
@@ -691,8 +719,14 @@ export class TurnRunner {
       // Not an answer to this state (a late or out-of-order callback): ask again, count nothing.
       return this.reprompt(wait, []);
     }
-    if (on[problem] !== undefined) return { take: problem };
-    if (wait.attempt >= attempts) return { take: 'failure' };
+    if (wait.attempt >= attempts) {
+      this.clearTries();
+      return { take: 'failure' };
+    }
+    if (on[problem] !== undefined) {
+      (this.top.tries ??= {})[this.stateName] = wait.attempt;
+      return { take: problem };
+    }
     const extra = problem === 'noInput' ? body.noInputPrompt : body.noMatchPrompt;
     return this.reprompt({ kind: wait.kind, attempt: wait.attempt + 1 }, this.speech(extra));
   }

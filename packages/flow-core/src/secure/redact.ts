@@ -33,6 +33,8 @@ const PAN_CANDIDATE = /(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])/g;
 const PHONE = /(?<![\w+])\+?\d(?:[ ().-]{0,2}\d){9,14}(?![\w])/g;
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
 const MIN_SUBSTRING = 4;
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
+const UUID_ALL = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
 /** The Luhn check over a string of digits. */
 export function luhnValid(digits: string): boolean {
@@ -116,6 +118,23 @@ export class Redactor {
 
   /** Redact free text. */
   redactText(text: string): string {
+    // Ids (UUIDs: session ids, tokens) are random hex: a run of digits in one is not a phone
+    // number or a piece of a secret, and a mangled id would be useless. Keep them whole.
+    if (UUID.test(text)) {
+      UUID.lastIndex = 0;
+      let out = '';
+      let last = 0;
+      for (const m of text.matchAll(UUID_ALL)) {
+        out += this.redactPlain(text.slice(last, m.index)) + m[0];
+        last = m.index + m[0].length;
+      }
+      return out + this.redactPlain(text.slice(last));
+    }
+    return this.redactPlain(text);
+  }
+
+  private redactPlain(text: string): string {
+    if (text === '') return text;
     let out = this.secrets.size > 0 ? this.removeSecrets(text) : text;
     if (this.options.detectEmail) out = out.replace(EMAIL, REDACTED);
     if (this.options.detectPan) {
