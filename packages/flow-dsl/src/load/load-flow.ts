@@ -55,12 +55,37 @@ export function loadConfigText(text: string, file: string): ConfigLoadResult {
   return { file, config, source: parsed.source, diagnostics, valid };
 }
 
+/** Names an input or variable cannot take: CEL's own, and the ones the flow language gives. */
+const RESERVED_NAMES = new Map<string, string>([
+  ...['int', 'uint', 'double', 'bool', 'string', 'bytes', 'list', 'map', 'null_type', 'type', 'dyn', 'timestamp', 'duration'].map(
+    (n) => [n, "a CEL type name"] as [string, string],
+  ),
+  ...['true', 'false', 'null', 'in', 'as', 'break', 'const', 'continue', 'else', 'for', 'function', 'if', 'import', 'let', 'loop', 'package', 'namespace', 'return', 'var', 'void', 'while', 'cel', 'has'].map(
+    (n) => [n, 'a word CEL reserves'] as [string, string],
+  ),
+  ['call', 'the call (caller, callee, callId, provider)'],
+  ['result', "the data action's or subflow's answer in outputs"],
+  ['value', 'the collected text in collect.validate'],
+]);
+
 /** Rules of the language that JSON Schema does not say well. */
 function structuralChecks(flow: Flow, source: SourceMap): Diagnostic[] {
   const out: Diagnostic[] = [];
   const at = (path: (string | number)[], message: string, part: 'key' | 'value' = 'key'): void => {
     out.push({ ruleId: 'schema', severity: 2, message, ...source.locate(path, part) });
   };
+  for (const section of ['inputs', 'variables'] as const) {
+    for (const name of Object.keys(flow[section] ?? {})) {
+      if (RESERVED_NAMES.has(name)) {
+        at([section, name], `${section}.${name}: '${name}' is ${RESERVED_NAMES.get(name)}; an expression reading it would not see this ${section === 'inputs' ? 'input' : 'variable'}: choose another name`);
+      }
+    }
+  }
+  if (flow.protectedIdentity !== undefined) {
+    const decl = flow.variables?.[flow.protectedIdentity] ?? flow.inputs?.[flow.protectedIdentity];
+    if (!decl) at(['protectedIdentity'], `protectedIdentity: there is no variable named '${flow.protectedIdentity}'; name a bool variable`, 'value');
+    else if (decl.type !== 'bool') at(['protectedIdentity'], `protectedIdentity: '${flow.protectedIdentity}' is a ${decl.type}; name a bool variable`, 'value');
+  }
   if (flow.reservation !== undefined && flow.kind !== 'secure') {
     at(['reservation'], `reservation: only secure flows reserve an agent (this flow is kind: ${flow.kind})`);
   }
