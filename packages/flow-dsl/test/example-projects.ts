@@ -27,6 +27,8 @@ export function exampleProjects(): ExampleProject[] {
       const flows: { file: string; text: string }[] = [];
       for (const entry of readdirSync(dir).sort()) {
         if (!/\.ya?ml$/.test(entry)) continue;
+        // Flow test files (*.test.yaml) sit beside the flows; they are not flows (callflow lint skips them too).
+        if (/\.test\.ya?ml$/i.test(entry)) continue;
         const text = readFileSync(join(dir, entry), 'utf8');
         if (/^callflow\.config\.ya?ml$/.test(entry)) configText = text;
         else flows.push({ file: join(dir, entry), text });

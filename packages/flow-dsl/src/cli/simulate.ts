@@ -5,9 +5,9 @@
  * (text) or one JSON object. Exit 0 when the call ran to an end, 1 when the flow failed at
  * run time without a handler, 2 on usage errors or a flow that does not lint clean.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { simulate, type Flow, type MockResult, type SimulationResult, type TranscriptLine } from '@callflow/flow-core';
 import { formatterByName } from '../lint/formatters/index.js';
@@ -64,6 +64,14 @@ async function runSimulate(args: string[], io: CliIO): Promise<number> {
   const format = values.format ?? 'text';
   if (format !== 'text' && format !== 'json') throw new UsageError(`unknown format '${format}' (text or json)`);
   const file = resolve(io.cwd, positionals[0]!);
+  // A missing file or a directory is a usage error, not an internal error from the loader.
+  let isFile = false;
+  try {
+    isFile = statSync(file).isFile();
+  } catch {
+    throw new UsageError(`no such file: ${positionals[0]}`);
+  }
+  if (!isFile) throw new UsageError(`${positionals[0]} is not a file: name one flow file`);
 
   const project = loadProject([file], values.config ? { configFile: resolve(io.cwd, values.config) } : {});
   if (project.configDiagnostics.length > 0) {
@@ -96,7 +104,8 @@ async function runSimulate(args: string[], io: CliIO): Promise<number> {
     try {
       parsed = JSON.parse(text);
     } catch (error) {
-      throw new UsageError(`--action ${name}: ${spec.slice(eq + 1)} is not JSON (${(error as Error).message.split('\n')[0]})`);
+      // One line: V8's JSON messages quote the text, newlines included.
+      throw new UsageError(`--action ${name}: ${spec.slice(eq + 1)} is not JSON (${(error as Error).message.replace(/\s+/g, ' ').trim()})`);
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       throw new UsageError(`--action ${name}: ${spec.slice(eq + 1)} must hold a JSON object (the action's output, {"error": "..."} or {"timeout": true})`);
@@ -106,10 +115,8 @@ async function runSimulate(args: string[], io: CliIO): Promise<number> {
 
   const flowInputs = readFlowInputs(flow, values['flow-input'] ?? []);
   const write = (text: string) => (format === 'text' ? io.stdout.write(text) : undefined);
-  let interactive: ReturnType<typeof createInterface> | undefined;
-  if (values.interactive) {
-    interactive = createInterface({ input: process.stdin, output: process.stderr, terminal: Boolean(process.stdin.isTTY) });
-  }
+  let interactive: LineReader | undefined;
+  if (values.interactive) interactive = lineReader();
   if (format === 'text') write(`flow ${flow.flow} (${flow.kind}${flow.kind === 'secure' ? `, reservation: ${flow.reservation ?? 'agent'}` : ''})\n`);
   let sim: SimulationResult;
   try {
@@ -122,12 +129,9 @@ async function runSimulate(args: string[], io: CliIO): Promise<number> {
         ? {
             nextInput: async (waitingFor: 'input' | 'connect') => {
               const question = waitingFor === 'connect' ? 'connect result (completed, busy, noAnswer, failed)> ' : 'caller (digits, noinput, hangup)> ';
-              try {
-                const answer = (await interactive!.question(question)).trim();
-                return answer === '' ? 'noinput' : answer;
-              } catch {
-                return undefined;
-              }
+              const answer = await interactive!.ask(question);
+              if (answer === undefined) return undefined; // stdin closed: the caller hangs up
+              return answer.trim() === '' ? 'noinput' : answer.trim();
             },
           }
         : {}),
@@ -146,6 +150,57 @@ async function runSimulate(args: string[], io: CliIO): Promise<number> {
     if (sim.error) write(`error: ${sim.error.code}: ${sim.error.message}\n`);
   }
   return sim.error ? EXIT.problems : EXIT.ok;
+}
+
+interface LineReader {
+  /** Show `question` and resolve to the next line of stdin, or undefined once stdin has closed. */
+  ask(question: string): Promise<string | undefined>;
+  close(): void;
+}
+
+/**
+ * Answers from stdin, one line each. Not readline's `question()`: with piped stdin
+ * (`printf '1\n2\n' | callflow simulate -i ...`) all lines arrive in one chunk and readline
+ * emits every 'line' at once, so `question()` got the first and the others were dropped;
+ * the next `question()` then never settled, node exited with the call unfinished (exit 0,
+ * no path, no end). Here lines are queued until asked for, and a closed stdin answers
+ * undefined (the caller hangs up).
+ */
+function lineReader(): LineReader {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: Boolean(process.stdin.isTTY) });
+  const queued: string[] = [];
+  let closed = false;
+  let waiting: ((line: string | undefined) => void) | undefined;
+  rl.on('line', (line) => {
+    if (waiting) {
+      const w = waiting;
+      waiting = undefined;
+      w(line);
+    } else queued.push(line);
+  });
+  rl.on('close', () => {
+    closed = true;
+    if (waiting) {
+      const w = waiting;
+      waiting = undefined;
+      w(undefined);
+    }
+  });
+  return {
+    ask(question) {
+      if (closed) process.stderr.write(question); // readline throws on prompt() once closed
+      else {
+        rl.setPrompt(question);
+        rl.prompt();
+      }
+      if (queued.length > 0) return Promise.resolve(queued.shift());
+      if (closed) return Promise.resolve(undefined);
+      return new Promise((resolve) => {
+        waiting = resolve;
+      });
+    },
+    close: () => rl.close(),
+  };
 }
 
 function readFlowInputs(flow: Flow, specs: readonly string[]): Record<string, unknown> {

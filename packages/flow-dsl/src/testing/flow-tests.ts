@@ -105,6 +105,14 @@ export function readTestFile(text: string, file: string): { test?: FlowTestFile;
     const problems = checked.error.issues.slice(0, 20).map((issue): Diagnostic => {
       const path = issue.path.filter((p): p is string | number => typeof p === 'string' || typeof p === 'number');
       const where = path.length > 0 ? path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[') : '(file)';
+      // A required key left out: zod says "expected object, received undefined" at the
+      // missing key's path; say which key is missing, at the map that should hold it.
+      const missing = issue.code === 'invalid_type' && path.length > 0 && isMissingKey(parsed.data, path);
+      if (missing) {
+        const parent = path.slice(0, -1);
+        const at = parent.length > 0 ? parent.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[') : '(file)';
+        return { ruleId: 'test-file', severity: 2, message: `${at}: missing required key '${String(path[path.length - 1])}'`, ...parsed.source.locate(parent) };
+      }
       const message =
         issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => `'${k}'`).join(', ')}` : issue.message;
       const keyPath = issue.code === 'unrecognized_keys' ? [...path, issue.keys[0]!] : path;
@@ -115,17 +123,42 @@ export function readTestFile(text: string, file: string): { test?: FlowTestFile;
   const problems: Diagnostic[] = [];
   checked.data.tests.forEach((t, i) =>
     (t.inputs ?? []).forEach((input, j) => {
-      if (typeof input === 'number' && !Number.isSafeInteger(input)) {
+      if (typeof input !== 'number') return;
+      const at = parsed.source.locate(['tests', i, 'inputs', j]);
+      if (!Number.isSafeInteger(input)) {
         problems.push({
           ruleId: 'test-file',
           severity: 2,
           message: `tests[${i}].inputs[${j}]: a long number loses digits in YAML; quote it ("...")`,
-          ...parsed.source.locate(['tests', i, 'inputs', j]),
+          ...at,
+        });
+        return;
+      }
+      // Digits are keys pressed, not a number: YAML reads 0130 as 130 and 0x1F as 31, so an
+      // unquoted input whose text is not the number's own digits would silently press others.
+      const written = at.line === at.endLine ? (text.split(/\r?\n/)[at.line - 1] ?? '').slice(at.column - 1, at.endColumn - 1).trim() : undefined;
+      if (written !== undefined && written !== '' && written !== String(input)) {
+        problems.push({
+          ruleId: 'test-file',
+          severity: 2,
+          message: `tests[${i}].inputs[${j}]: YAML reads ${written} as the number ${input}; quote it ("${written}") to key in those digits`,
+          ...at,
         });
       }
     }),
   );
   return problems.length > 0 ? { problems } : { test: checked.data, problems };
+}
+
+/** Whether `path` names a key its (existing, plain-object) parent map does not have. */
+function isMissingKey(data: unknown, path: readonly (string | number)[]): boolean {
+  let node: unknown = data;
+  for (const p of path.slice(0, -1)) {
+    if (node === null || typeof node !== 'object') return false;
+    node = (node as Record<string | number, unknown>)[p];
+  }
+  const last = path[path.length - 1]!;
+  return node !== null && typeof node === 'object' && !Array.isArray(node) && !Object.prototype.hasOwnProperty.call(node, last);
 }
 
 /** Run the test files (each with the project of its directory). */
