@@ -147,7 +147,7 @@ export {
   type SecureSessionOptions,
   type SessionView,
 } from './runtime/runtime.js';
-export type { CallEvent, CallInfo, Command, SessionEnd, Speech, Turn } from './runtime/types.js';
+export type { CallEvent, CallInfo, Command, SessionEnd, Speech, TraceStep, Turn } from './runtime/types.js';
 export { RuntimeEvents, type RuntimeEventMap, type RuntimeEventName, type EventBase } from './runtime/events.js';
 export { pinoLogger, silentLogger, MemoryLogger, type Logger, type LogRecord, type LogLevel } from './runtime/logger.js';
 export { systemClock, ManualClock, type Clock } from './runtime/clock.js';

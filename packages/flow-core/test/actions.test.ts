@@ -633,7 +633,7 @@ describe('authenticate', () => {
     const t1 = await h.start('verify');
     const code = codeIn(h, t1);
     expect(t1.commands).toEqual([
-      { type: 'sendSms', to: AUTH_PHONE, body: `Your Callflow code is ${code}.`, secure: true },
+      { type: 'sendSms', to: AUTH_PHONE, body: `Your Callflow code is ${code}.`, code, secure: true },
       { type: 'collect', purpose: 'authenticate', prompt: [{ text: 'Key in the code we sent.' }], input: 'dtmf', minDigits: 6, maxDigits: 6, timeoutMs: 5000, secure: true },
     ]);
     const t2 = await h.digits(t1, code);
@@ -762,7 +762,7 @@ describe('transfer', () => {
     expect(t.commands).toEqual([
       { type: 'say', text: 'Transferring you now.' },
       { type: 'transfer', queue: 'billing-gold', data: { tier: 'gold', vip: true, score: 7 } },
-      { type: 'end', sessionId: t.sessionId, end: { type: 'transfer', queue: 'billing-gold' } },
+      { type: 'end', sessionId: t.sessionId, end: { type: 'transfer', queue: 'billing-gold', data: { tier: 'gold', vip: true, score: 7 } } },
     ]);
     expect(t.status).toBe('ended');
   });

@@ -9,6 +9,19 @@ const load = (name: string): Flow => parse(readFileSync(join(import.meta.dirname
 const project = () => [load('take-payment'), load('ivr'), load('get-balance'), load('self-pay'), load('otp')];
 
 describe('simulate', () => {
+  it('keys in the one-time code that was sent for the input `code`, and reports an undelivered SMS for `smsfailed`', async () => {
+    const ok = await simulate(project(), { inputs: ['code'] }, 'otp');
+    expect(ok.end).toEqual({ type: 'disconnect', reason: 'verified' });
+    const failed = await simulate(project(), { inputs: ['smsfailed'] }, 'otp');
+    expect(failed.end).toEqual({ type: 'disconnect', reason: 'failed' });
+    expect(JSON.stringify(ok)).not.toMatch(/"\d{6}"/);
+  });
+
+  it('reaches lockedOut in one call under a stricter lock-out policy', async () => {
+    const r = await simulate(project(), { inputs: ['00000', '00000'], lockout: { maxFailures: 2 } }, 'otp');
+    expect(r.end).toEqual({ type: 'disconnect', reason: 'locked' });
+  });
+
   it('runs a secure agent payment to returnToAgent with masked outputs and no secret in the transcript', async () => {
     const r = await simulate(project(), {
       inputs: [CARD, '123'],

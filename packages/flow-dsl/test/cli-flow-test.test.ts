@@ -190,15 +190,12 @@ describe('callflow test', () => {
     expect(out.files.every((f) => f.problems.length === 0 && f.tests.every((t) => t.passed))).toBe(true);
     const flows = Object.fromEntries(out.coverage.map((c) => [c.flow, c]));
     expect(Object.keys(flows).sort()).toEqual(['agent-card-payment', 'billing-line', 'card-payment', 'masked-callback', 'protected-identity', 'sms-otp']);
-    for (const name of ['agent-card-payment', 'billing-line', 'card-payment', 'masked-callback', 'protected-identity']) {
+    for (const name of ['agent-card-payment', 'billing-line', 'card-payment', 'masked-callback', 'protected-identity', 'sms-otp']) {
       expect(flows[name]!.missedStates, name).toEqual([]);
       expect(flows[name]!.transitions.hit, name).toBe(flows[name]!.transitions.total);
     }
-    // sms-otp: the one-time code is random and never shown, so no offline test can key it
-    // in; the verified and lockedOut paths stay uncovered (see examples/sms-otp/sms-otp.test.yaml).
-    expect(flows['sms-otp']!.missedStates).toContain('mainMenu');
-    expect(out.belowMinimum).toEqual(['sms-otp']);
-    expect(run.code).toBe(1);
+    expect(out.belowMinimum).toEqual([]);
+    expect(run.code).toBe(0);
     expect(flows['sms-otp']!.file).toBe(join('examples', 'sms-otp', 'sms-otp.yaml'));
 
     const plain = await callflow(['test', 'examples'], REPO_ROOT);

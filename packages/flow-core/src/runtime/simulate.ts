@@ -8,14 +8,19 @@ import type { ActionCaller, ActionOutcome } from '../actions/data-action.js';
 import type { Flow } from '../model/flow.js';
 import { ManualClock } from './clock.js';
 import { createRuntime, type Runtime } from './runtime.js';
-import type { CallEvent, CallInfo, Command, SessionEnd, Turn } from './types.js';
+import type { LockoutPolicy } from '../secure/otp.js';
+import type { CallEvent, CallInfo, Command, SessionEnd, TraceStep, Turn } from './types.js';
 
 /** A mocked data action result: an output (success), `{ error }` or `{ timeout: true }`. */
 export type MockResult = Record<string, unknown>;
 
 /** What the simulated caller (and back ends) do. */
 export interface SimulationScript {
-  /** Answers to each wait, in order: digits, `noinput`, `hangup`; for a connect: completed | busy | noAnswer | failed. */
+  /**
+   * Answers to each wait, in order: digits, `noinput`, `hangup`, other text as speech; `code`
+   * keys in the one-time code last sent by SMS, `smsfailed` reports that SMS undelivered; for
+   * a connect: completed | busy | noAnswer | failed.
+   */
   inputs?: readonly string[];
   /** Mocked data action results by action name. */
   actions?: Readonly<Record<string, MockResult>>;
@@ -27,6 +32,8 @@ export interface SimulationScript {
   agentId?: string;
   /** Stop after this many turns (default 200). */
   maxTurns?: number;
+  /** The lock-out policy of one-time codes (e.g. `{ maxFailures: 2 }` to reach lockedOut in one call). */
+  lockout?: Partial<LockoutPolicy>;
   /** Ask for each answer instead of `inputs` (interactive mode): undefined means the caller hangs up. */
   nextInput?: (waitingFor: 'input' | 'connect') => Promise<string | undefined>;
   /** Called with each transcript line as it happens. */
@@ -53,7 +60,7 @@ export interface SimulationResult {
   flow: string;
   path: string[];
   /** The states entered with their flows, in order. */
-  trace: { flow: string; state: string }[];
+  trace: TraceStep[];
   transcript: TranscriptLine[];
   end: SimulationEnd;
   /** Set when the flow failed at run time without a handler. */
@@ -80,7 +87,7 @@ class MockActions implements ActionCaller {
       return { outcome: 'error', code: 'ACTION_NOT_REGISTERED', message: `data action '${name}' is not mocked`, attempts: 0, ms: 0 };
     }
     if (mock.timeout === true) return { outcome: 'timeout', attempts: 1, ms: 0 };
-    if (typeof mock.error === 'string' || mock.error === true) {
+    if (mock.error !== undefined && mock.error !== null && mock.error !== false) {
       return { outcome: 'error', code: 'ACTION_FAILED', message: `data action '${name}' failed (mocked)`, attempts: 1, ms: 0 };
     }
     return { outcome: 'success', output: { ...mock }, attempts: 1, ms: 0 };
@@ -105,7 +112,7 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
   const note = (text: string, state?: string) => push({ from: 'runtime', kind: 'note', text, ...(state ? { state } : {}) });
   const actions = new MockActions(script.actions ?? {}, (t) => note(t));
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
-  const runtime: Runtime = createRuntime({ flows: list, actions, clock, failSafe: {} });
+  const runtime: Runtime = createRuntime({ flows: list, actions, clock, failSafe: {}, ...(script.lockout ? { lockout: script.lockout } : {}) });
   let errorInfo: SimulationResult['error'];
   runtime.events.on('error', (e) => {
     errorInfo = { code: e.code, message: e.message, ...(e.state ? { state: e.state } : {}) };
@@ -152,6 +159,8 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
       : await runtime.startSession({ flow: flow.flow, inputs: { ...script.flowInputs }, call });
   const path = [...turn.path];
   const trace = [...turn.trace];
+  // The last one-time code sent: the input `code` keys it in (as the caller reading the SMS).
+  let lastCode = codeSent(turn);
   let sessionId = turn.nextSessionId ?? turn.sessionId;
   const inputs = [...(script.inputs ?? [])];
   const maxTurns = script.maxTurns ?? 200;
@@ -162,19 +171,25 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
       if (answer === undefined) event = { type: 'hangup' };
       else if (turn.waitingFor === 'connect') {
         event = { type: 'connectResult', status: (CONNECT_RESULTS.has(answer.trim()) ? answer.trim() : 'completed') as 'completed' };
-      } else event = toEvent(answer);
+      } else event = toEvent(answer, lastCode);
     } else if (turn.waitingFor === 'connect') {
-      const next = inputs[0];
-      if (next !== undefined && CONNECT_RESULTS.has(next)) inputs.shift();
-      event = { type: 'connectResult', status: (next !== undefined && CONNECT_RESULTS.has(next) ? next : 'completed') as 'completed' };
+      const next = inputs[0]?.trim();
+      if (next !== undefined && CONNECT_RESULTS.has(next)) {
+        inputs.shift();
+        event = { type: 'connectResult', status: next as 'completed' };
+      } else {
+        note(next === undefined ? 'no input for the connect: the call is taken as completed' : 'the next input is not a connect result: the connect is taken as completed');
+        event = { type: 'connectResult', status: 'completed' };
+      }
     } else {
       const next = inputs.shift();
       if (next === undefined) {
         note('the inputs ran out: the caller hangs up');
         event = { type: 'hangup' };
-      } else event = toEvent(next);
+      } else event = toEvent(next, lastCode);
     }
     turn = await runtime.handle(sessionId, event);
+    lastCode = codeSent(turn) ?? lastCode;
     path.push(...turn.path);
     trace.push(...turn.trace);
     if (turn.nextSessionId) sessionId = turn.nextSessionId;
@@ -191,14 +206,21 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
   if (turn.end?.type === 'error') {
     result.error = { code: turn.end.code, message: turn.end.message, ...(turn.end.state ? { state: turn.end.state } : {}) };
   }
-  if (errorInfo) note(`last error handled: ${errorInfo.code}`);
+  if (errorInfo && !result.error) note(`an error was handled by the flow: ${errorInfo.code}`);
   return result;
 }
 
-function toEvent(input: string): CallEvent {
+function codeSent(turn: Turn): string | undefined {
+  for (const c of [...turn.commands].reverse()) if (c.type === 'sendSms' && c.code !== undefined) return c.code;
+  return undefined;
+}
+
+function toEvent(input: string, lastCode: string | undefined): CallEvent {
   const t = input.trim();
   if (/^no-?input$/i.test(t)) return { type: 'noInput' };
   if (/^hang-?up$/i.test(t)) return { type: 'hangup' };
+  if (/^code$/i.test(t) && lastCode !== undefined) return { type: 'digits', digits: lastCode };
+  if (/^sms-?failed$/i.test(t)) return { type: 'smsResult', status: 'failed' };
   if (/^[0-9*#]+$/.test(t)) return { type: 'digits', digits: t };
   return { type: 'speech', text: t };
 }

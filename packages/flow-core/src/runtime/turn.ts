@@ -19,7 +19,7 @@ import type { Redactor } from '../secure/redact.js';
 import { FlowRuntimeError, programOf, type FlowProgram } from './program.js';
 import type { Frame, LiveSession, Wait } from './session.js';
 import type { RuntimeContext } from './context.js';
-import type { CallEvent, Command, SessionEnd, Speech, Turn } from './types.js';
+import type { CallEvent, Command, SessionEnd, Speech, TraceStep, Turn } from './types.js';
 
 type Step = { take: string } | { wait: Wait } | { ended: true };
 
@@ -31,7 +31,7 @@ export class TurnRunner {
   readonly commands: Command[] = [];
   readonly path: string[] = [];
   /** The states entered with their flows (path says only the state names). */
-  readonly trace: { flow: string; state: string }[] = [];
+  readonly trace: TraceStep[] = [];
   nextSessionId: string | undefined;
   /** The session that holds the call at the end of the turn (this one, or one it handed on to). */
   handedTo: TurnRunner | undefined;
@@ -227,7 +227,11 @@ export class TurnRunner {
     if (next === undefined) {
       throw new FlowRuntimeError('NO_TRANSITION', `${this.top.flow}: states.${from}: outcome '${event}' has nowhere to go`, from);
     }
+    this.via = event;
   }
+
+  /** The way out taken into the state about to be entered (for the trace). */
+  private via: string | undefined;
 
   /** Run `fn`; an error goes to the flow's onError (nearest frame first), or ends the session safely. */
   private async guard(fn: () => Promise<void>): Promise<void> {
@@ -497,7 +501,8 @@ export class TurnRunner {
 
   private enter(): void {
     this.path.push(this.stateName);
-    this.trace.push({ flow: this.top.flow, state: this.stateName });
+    this.trace.push(this.via === undefined ? { flow: this.top.flow, state: this.stateName } : { flow: this.top.flow, state: this.stateName, via: this.via });
+    this.via = undefined;
     this.rt.emit(this, 'state.entered', { state: this.stateName, action: actionOf(this.state) });
   }
 
@@ -561,7 +566,7 @@ export class TurnRunner {
       return { ended: true };
     }
     this.command({ type: 'transfer', ...target, ...(Object.keys(data).length > 0 ? { data } : {}) });
-    await this.finish({ type: 'transfer', ...target }, 'transfer');
+    await this.finish({ type: 'transfer', ...target, ...(Object.keys(data).length > 0 ? { data } : {}) }, 'transfer');
     return { ended: true };
   }
 
@@ -677,7 +682,7 @@ export class TurnRunner {
     const ttl = body.ttl !== undefined ? parseDuration(body.ttl) : this.rt.otp.ttlMs;
     this.session.slot.otp = { hash, salt, expiresAt: this.rt.clock.now() + ttl, to };
     const text = body.message !== undefined ? this.render(body.message) : 'Your verification code is {code}.';
-    this.command({ type: 'sendSms', to, body: text.includes('{code}') ? text.replaceAll('{code}', code) : `${text} ${code}`, secure: true });
+    this.command({ type: 'sendSms', to, body: text.includes('{code}') ? text.replaceAll('{code}', code) : `${text} ${code}`, code, secure: true });
     const prompt = body.prompt !== undefined ? this.speech(body.prompt) : [{ text: 'Please key in the code we have sent you by text message.' }];
     const cmd = this.collectCommand('authenticate', prompt, true);
     if (cmd.type === 'collect') {

@@ -65,19 +65,28 @@ export type Command =
   | { type: 'returnToAgent'; agentId?: string; conversationId?: string; outputs: Record<string, unknown> }
   | { type: 'pauseRecording' }
   | { type: 'resumeRecording' }
-  | { type: 'sendSms'; to: string; body: string; secure: true }
+  /** `code` is the one-time code inside `body` (for a simulator or a test double; never log it). */
+  | { type: 'sendSms'; to: string; body: string; code?: string; secure: true }
   /** The session is over (always the last command of its session): release anything held for it. */
   | { type: 'end'; sessionId: string; end: SessionEnd };
 
 /** How a session ended. */
 export type SessionEnd =
-  | { type: 'transfer'; queue?: string; number?: string; user?: string; sip?: string; flow?: string; sessionId?: string }
+  | { type: 'transfer'; queue?: string; number?: string; user?: string; sip?: string; flow?: string; sessionId?: string; data?: Record<string, unknown> }
   | { type: 'enterSecureFlow'; flow: string; sessionId: string }
   | { type: 'disconnect'; reason?: string }
   | { type: 'returnToAgent'; outputs: Record<string, unknown> }
   | { type: 'return'; outputs: Record<string, unknown> }
   | { type: 'hangup'; state?: string }
   | { type: 'error'; code: string; message: string; state?: string };
+
+/** A state entered: its flow, and the way out of the state before it that led here. */
+export interface TraceStep {
+  flow: string;
+  state: string;
+  /** `next`, an outcome, `option:KEY`, `case:N` or `default`; absent at a flow's start or an onError jump. */
+  via?: string;
+}
 
 /** The answer to one event: the commands up to the next wait, and where the session stands. */
 export interface Turn {
@@ -92,6 +101,6 @@ export interface Turn {
   /** The flow states entered this turn, in order (`flow:state`, top-level flow without prefix). */
   path: string[];
   /** The same states with the flow each belongs to. */
-  trace: { flow: string; state: string }[];
+  trace: TraceStep[];
   end?: SessionEnd;
 }

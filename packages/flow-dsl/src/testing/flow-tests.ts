@@ -17,7 +17,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { simulate, transitionsOf, type Flow, type SimulationResult } from '@callflow/flow-core';
+import { ACTIONS, actionOf, simulate, transitionsOf, type Flow, type SimulationResult } from '@callflow/flow-core';
 import { z } from 'zod';
 import { flowFilesIn, flowFilesUnder, findConfigFile } from '../lint/project-files.js';
 import type { Diagnostic } from '../lint/types.js';
@@ -44,6 +44,11 @@ const TestCase = z
     actions: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
     flowInputs: z.record(z.string(), z.unknown()).optional(),
     call: z.object({ caller: z.string().optional(), callee: z.string().optional() }).strict().optional(),
+    lockout: z
+      .object({ maxFailures: z.number().int().min(1).optional(), windowMs: z.number().int().min(1).optional(), lockoutMs: z.number().int().min(1).optional() })
+      .strict()
+      .optional()
+      .describe('The one-time-code lock-out policy for this test (e.g. maxFailures: 2 to reach lockedOut)'),
     expect: Expectation,
   })
   .strict();
@@ -200,6 +205,7 @@ export async function runFlowTests(files: readonly string[]): Promise<TestRunRes
         actions: (t.actions ?? {}) as Record<string, Record<string, unknown>>,
         flowInputs: t.flowInputs ?? {},
         ...(t.call ? { call: { ...t.call, provider: 'simulator' } } : {}),
+        ...(t.lockout ? { lockout: t.lockout } : {}),
       }, test.flow);
       for (const step of sim.trace) {
         const f = project.flows.get(step.flow);
@@ -290,35 +296,56 @@ function partialMatch(where: string, expected: unknown, actual: unknown): string
 
 class CoverageTracker {
   readonly hitStates = new Set<string>();
-  readonly hitTransitions = new Set<string>();
-  readonly transitions = new Map<string, Set<string>>();
-  readonly total: number;
+  /** Written transitions taken, as `state\u0000label`. */
+  readonly hit = new Set<string>();
+  /** Written transitions: `state\u0000label` → target. */
+  readonly transitions = new Map<string, string>();
 
   constructor(
     readonly flow: Flow,
     readonly file: string | undefined,
   ) {
-    let total = 0;
     for (const [name, state] of Object.entries(flow.states)) {
-      for (const t of transitionsOf(name, state)) {
-        const key = `${name}\u0000${t.target}`;
-        if (!this.transitions.has(key)) this.transitions.set(key, new Set());
-        this.transitions.get(key)!.add(t.label);
-        total++;
+      for (const t of transitionsOf(name, state)) this.transitions.set(`${name}\u0000${t.label}`, t.target);
+    }
+  }
+
+  /** Credit the written transition that took `from` to `to` by the way out `via`. */
+  take(from: string, to: string, via: string | undefined): void {
+    const state = this.flow.states[from];
+    if (!state) return;
+    // The labels the way out may have been written under: itself, then its fallbacks.
+    const labels: string[] = [];
+    if (via !== undefined) {
+      let label: string | undefined = via.startsWith('option:') ? `option ${via.slice(7)}` : via.startsWith('case:') ? `case ${via.slice(5)}` : via;
+      const outcomes = ACTIONS[actionOf(state)].outcomes;
+      for (let i = 0; label !== undefined && i < 5; i++) {
+        labels.push(label);
+        const fallback: string | undefined = outcomes.find((o) => o.name === label)?.fallback;
+        label = fallback === 'onError' ? undefined : fallback;
+      }
+      if (via === 'default') labels.push('next');
+    }
+    for (const label of labels) {
+      const key = `${from}\u0000${label}`;
+      if (this.transitions.get(key) === to) {
+        this.hit.add(key);
+        return;
       }
     }
-    this.total = total;
+    if (via === undefined) {
+      // No way out recorded: credit the transitions that lead there.
+      for (const [key, target] of this.transitions) if (target === to && key.startsWith(`${from}\u0000`)) this.hit.add(key);
+    }
   }
 
   summary(): FlowCoverage {
     const states = Object.keys(this.flow.states);
-    let hit = 0;
-    for (const key of this.hitTransitions) hit += this.transitions.get(key)?.size ?? 0;
     return {
       flow: this.flow.flow,
       ...(this.file ? { file: this.file } : {}),
       states: { hit: states.filter((s) => this.hitStates.has(s)).length, total: states.length },
-      transitions: { hit, total: this.total },
+      transitions: { hit: this.hit.size, total: this.transitions.size },
       missedStates: states.filter((s) => !this.hitStates.has(s)),
     };
   }
@@ -341,10 +368,7 @@ function recordCoverage(map: Map<string, CoverageTracker>, sim: SimulationResult
     if (!t) continue;
     t.hitStates.add(step.state);
     const prev = last.get(step.flow);
-    if (prev !== undefined) {
-      const key = `${prev}\u0000${step.state}`;
-      if (t.transitions.has(key)) t.hitTransitions.add(key);
-    }
+    if (prev !== undefined) t.take(prev, step.state, step.via);
     last.set(step.flow, step.state);
   }
 }
