@@ -146,6 +146,7 @@ export {
   type StartSessionOptions,
   type SecureSessionOptions,
   type SessionView,
+  type HandleOptions,
 } from './runtime/runtime.js';
 export type { CallEvent, CallInfo, Command, SessionEnd, Speech, TraceStep, Turn } from './runtime/types.js';
 export { RuntimeEvents, type RuntimeEventMap, type RuntimeEventName, type EventBase } from './runtime/events.js';

@@ -216,6 +216,33 @@ describe('IVR flows', () => {
   });
 });
 
+describe('repeated requests', () => {
+  it('answers a repeat of the last request with the same turn, running nothing twice', async () => {
+    let charges = 0;
+    const counting = defineAction({ ...chargeCard, handler: async () => { charges++; return { reference: 'PAY-9' }; } });
+    const s = setup({ actions: [counting, balance] });
+    const t1 = await agentPayment(s);
+    await s.runtime.handle(t1.sessionId, { type: 'digits', digits: CARD }, { requestId: 'r1' });
+    const first = await s.runtime.handle(t1.sessionId, { type: 'digits', digits: '123' }, { requestId: 'r2' });
+    const again = await s.runtime.handle(t1.sessionId, { type: 'digits', digits: '123' }, { requestId: 'r2' });
+    expect(charges).toBe(1);
+    expect(again.replayed).toBe(true);
+    expect(again.commands.map((c) => c.type)).toEqual(first.commands.filter((c) => !(c.type === 'say' && c.secure)).map((c) => c.type));
+    expect(again.end).toEqual(first.end);
+    expect(s.store.rawValues().join('')).not.toContain(CARD);
+  });
+
+  it('replays a waiting turn exactly', async () => {
+    const s = setup();
+    const t1 = await s.runtime.startSession({ flow: 'main-ivr' });
+    const a = await s.runtime.handle(t1.sessionId, { type: 'digits', digits: '7' }, { requestId: 'x' });
+    const b = await s.runtime.handle(t1.sessionId, { type: 'digits', digits: '7' }, { requestId: 'x' });
+    expect(b.commands).toEqual(a.commands);
+    const c = await s.runtime.handle(t1.sessionId, { type: 'noInput' }, { requestId: 'y' });
+    expect(c.path).toEqual(['bye']);
+  });
+});
+
 describe('onHangup', () => {
   it('runs with the call and the session values still there, then wipes them', async () => {
     const seen: string[] = [];

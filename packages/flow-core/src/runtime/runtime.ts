@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { ActionRegistry, type ActionCaller, type DataActionDefinition } from '../actions/data-action.js';
 import { FlowSchema, type Flow } from '../model/flow.js';
 import { transitionsOf } from '../model/graph.js';
-import { ephemeralKeyRing, type SecretsProvider } from '../secure/crypto.js';
+import { ephemeralKeyRing, open, seal, type SecretsProvider } from '../secure/crypto.js';
 import { DEFAULT_LOCKOUT, MemoryLockoutStore, type LockoutPolicy, type LockoutStore } from '../secure/otp.js';
 import { Redactor, type RedactorOptions } from '../secure/redact.js';
 import {
@@ -26,7 +26,7 @@ import { RuntimeEvents, type EventBase, type RuntimeEventMap, type RuntimeEventN
 import { silentLogger, type LogLevel, type Logger } from './logger.js';
 import { deserializeSession, serializeSession, type LiveSession, type SessionRecord } from './session.js';
 import { TurnRunner, createFrame } from './turn.js';
-import type { CallEvent, CallInfo, Turn } from './types.js';
+import type { CallEvent, CallInfo, Command, Turn } from './types.js';
 
 /** How a runtime is put together: every port has an embedded in-memory default. */
 export interface RuntimeOptions {
@@ -77,6 +77,12 @@ export interface SecureSessionOptions {
   sessionId?: string;
 }
 
+/** Options of one turn. */
+export interface HandleOptions {
+  /** Identifies the provider request: a repeat of the last one gets the same turn back. */
+  requestId?: string;
+}
+
 /** A flow set that cannot run: every problem with its flow, state and field. */
 export class FlowValidationError extends Error {
   readonly code = 'FLOW_INVALID';
@@ -124,8 +130,12 @@ export interface Runtime {
   readonly flows: ReadonlyMap<string, Flow>;
   startSession(options: StartSessionOptions): Promise<Turn>;
   startSecureSession(options: SecureSessionOptions): Promise<Turn>;
-  /** One turn: an event for a session, answered with commands. */
-  handle(sessionId: string, event: CallEvent): Promise<Turn>;
+  /**
+   * One turn: an event for a session, answered with commands. With a `requestId` (an
+   * adapter's id of the provider request: e.g. the callback URL's turn number), a repeat of
+   * the last request is answered with the same turn again, and nothing runs twice.
+   */
+  handle(sessionId: string, event: CallEvent, options?: HandleOptions): Promise<Turn>;
   isReserved(agentId: string): Promise<boolean>;
   /** End reservations whose lease ran out (call it on a timer); how many were released. */
   sweep(): Promise<number>;
@@ -234,14 +244,17 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     });
   }
 
-  async handle(sessionId: string, event: CallEvent): Promise<Turn> {
+  async handle(sessionId: string, event: CallEvent, options: HandleOptions = {}): Promise<Turn> {
     return this.serialized(sessionId, async () => {
       const stored = await this.store.get(sessionId);
       if (!stored) throw new SessionNotFoundError(sessionId);
       const live = deserializeSession(stored.value, stored.version, this.secrets);
+      const replay = this.replayOf(live, options.requestId);
+      if (replay) return replay;
       const runner = new TurnRunner(this, live, this.redactorFor(live));
       if (live.record.status === 'ended') return runner.result();
       live.record.turns++;
+      if (options.requestId !== undefined) runner.requestId = options.requestId;
       const agent = live.record.agent;
       if (agent && agent.expiresAt <= this.clock.now()) await this.release(runner, 'expired');
       try {
@@ -385,9 +398,27 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     return this.baseRedactor.with(secrets.map((s) => (typeof s === 'string' ? s : JSON.stringify(s))));
   }
 
+  /** The stored answer to a repeated request, if this is one. */
+  private replayOf(live: LiveSession, requestId: string | undefined): Turn | undefined {
+    const r = live.record;
+    if (requestId === undefined || r.lastRequestId !== requestId || !r.replay) return undefined;
+    try {
+      return { ...open<Turn>(r.replay, this.secrets), replayed: true };
+    } catch {
+      return undefined;
+    }
+  }
+
   private async complete(runner: TurnRunner): Promise<Turn> {
     runner.persistCursor();
     const turn = runner.result();
+    if (runner.requestId !== undefined) {
+      // Kept sealed for a repeat of this request. Once the session has ended its secure values
+      // are wiped, so a replay of the last turn leaves out what was secure in it.
+      const keep = turn.status === 'ended' ? { ...turn, commands: turn.commands.filter((c) => !isSecureCommand(c)) } : turn;
+      runner.session.record.lastRequestId = runner.requestId;
+      runner.session.record.replay = seal(keep, this.secrets);
+    }
     await this.save(runner.session);
     for (const live of this.pending.splice(0)) await this.save(live);
     this.log(runner, 'debug', 'turn', {
@@ -442,6 +473,11 @@ class CallflowRuntime implements Runtime, RuntimeContext {
       if (this.locks.get(sessionId) === tail) this.locks.delete(sessionId);
     }
   }
+}
+
+/** A command that carries a secure value (a read-back, a code, a masked number's dial). */
+function isSecureCommand(c: Command): boolean {
+  return (c.type === 'say' && c.secure === true) || c.type === 'sendSms' || c.type === 'connect' || (c.type === 'collect' && c.secure);
 }
 
 /** Check the flows a runtime is given: the schema, and that every reference resolves. */

@@ -62,6 +62,9 @@ export interface SessionRecord {
   startedAt: number;
   turns: number;
   end?: SessionEnd;
+  /** The request the last turn answered, and that turn, sealed (see Runtime.handle). */
+  lastRequestId?: string;
+  replay?: Sealed;
 }
 
 /** A session during a turn: the record with its secure slot open. */

@@ -33,6 +33,8 @@ export class TurnRunner {
   /** The states entered with their flows (path says only the state names). */
   readonly trace: TraceStep[] = [];
   nextSessionId: string | undefined;
+  /** The provider request this turn answers (for replays of a repeated request). */
+  requestId: string | undefined;
   /** The session that holds the call at the end of the turn (this one, or one it handed on to). */
   handedTo: TurnRunner | undefined;
   private cursor: MachineCursor;

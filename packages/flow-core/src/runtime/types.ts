@@ -103,4 +103,6 @@ export interface Turn {
   /** The same states with the flow each belongs to. */
   trace: TraceStep[];
   end?: SessionEnd;
+  /** This is the stored answer to a repeated request: nothing ran. */
+  replayed?: boolean;
 }
