@@ -60,7 +60,7 @@ const show = (turn) => {
     if (c.type === 'say') console.log(`  flow says:    ${c.secure ? '(read-back, never logged) ' : ''}${c.text}`);
     else if (c.type === 'collect') for (const p of c.prompt) console.log(`  flow asks:    ${p.text}${c.secure ? '   [secure entry: recording paused]' : ''}`);
     else if (c.type === 'returnToAgent') console.log(`  back to ${c.agentId}, who sees: ${JSON.stringify(c.outputs)}`);
-    else console.log(`  command:      ${c.type}`);
+    else if (c.type !== 'end') console.log(`  command:      ${c.type}`);
   }
 };
 

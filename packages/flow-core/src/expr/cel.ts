@@ -10,6 +10,7 @@ import { Environment, type ASTNode } from '@marcbachmann/cel-js';
 /** A node of a parsed CEL expression (cel-js's AST). */
 export type { ASTNode as CelNode };
 import type { ValueTypeName } from '../model/primitives.js';
+import { luhnValid } from '../secure/redact.js';
 
 /** Where an expression is evaluated: plain, inside `collect.validate` (`value`), or over `result`. */
 export type ExpressionScope = 'plain' | 'value' | 'result';
@@ -48,19 +49,7 @@ export function last4(text: string): string {
 
 /** Does the digit string pass the Luhn check (card numbers)? Non-digits fail. */
 export function luhn(digits: string): boolean {
-  if (!/^\d{2,}$/.test(digits)) return false;
-  let sum = 0;
-  let double = false;
-  for (let i = digits.length - 1; i >= 0; i--) {
-    let d = digits.charCodeAt(i) - 48;
-    if (double) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-    double = !double;
-  }
-  return sum % 10 === 0;
+  return luhnValid(digits);
 }
 
 let library: Environment | undefined;

@@ -557,15 +557,7 @@ export class TurnRunner {
     if (this.protectedCaller) data.protectedIdentity = true;
     if (this.session.record.kind === 'secure') this.command({ type: 'resumeRecording' });
     if (body.flow !== undefined) {
-      const flow = this.rt.flows.get(body.flow);
-      if (!flow) throw new FlowRuntimeError('FLOW_UNKNOWN', `${this.where()}: flow '${body.flow}' is not loaded`, this.stateName);
-      const inputs: Record<string, unknown> = {};
-      for (const [k, expr] of Object.entries(body.inputs ?? {})) inputs[k] = fromCelValue(this.evaluate(expr));
-      const call = { ...this.session.slot.call };
-      const child = randomUUID();
-      await this.finish({ type: 'transfer', flow: body.flow, sessionId: child }, 'transfer');
-      await this.rt.handOn(this, flow, inputs, call, child);
-      return { ended: true };
+      return this.handOnTo(body.flow, body.inputs, (sessionId) => ({ type: 'transfer', flow: body.flow!, sessionId }), 'transfer');
     }
     this.command({ type: 'transfer', ...target, ...(Object.keys(data).length > 0 ? { data } : {}) });
     await this.finish({ type: 'transfer', ...target, ...(Object.keys(data).length > 0 ? { data } : {}) }, 'transfer');
@@ -573,13 +565,24 @@ export class TurnRunner {
   }
 
   private async enterSecureFlow(body: { flow: string; inputs?: Record<string, unknown> }): Promise<Step> {
-    const flow = this.rt.flows.get(body.flow);
-    if (!flow) throw new FlowRuntimeError('FLOW_UNKNOWN', `${this.where()}: flow '${body.flow}' is not loaded`, this.stateName);
+    return this.handOnTo(body.flow, body.inputs, (sessionId) => ({ type: 'enterSecureFlow', flow: body.flow, sessionId }), 'ended');
+  }
+
+  /** End this session and carry the call on in a new session of `flowName` with `inputs`. */
+  private async handOnTo(
+    flowName: string,
+    inputExprs: Record<string, unknown> | undefined,
+    endOf: (sessionId: string) => SessionEnd,
+    reason: Parameters<RuntimeContext['release']>[1],
+  ): Promise<Step> {
+    const flow = this.rt.flows.get(flowName);
+    if (!flow) throw new FlowRuntimeError('FLOW_UNKNOWN', `${this.where()}: flow '${flowName}' is not loaded`, this.stateName);
     const inputs: Record<string, unknown> = {};
-    for (const [k, expr] of Object.entries(body.inputs ?? {})) inputs[k] = fromCelValue(this.evaluate(expr));
+    for (const [k, expr] of Object.entries(inputExprs ?? {})) inputs[k] = fromCelValue(this.evaluate(expr));
+    // The new session gets the call before this one's slot is wiped.
     const call = { ...this.session.slot.call };
     const child = randomUUID();
-    await this.finish({ type: 'enterSecureFlow', flow: body.flow, sessionId: child }, 'ended');
+    await this.finish(endOf(child), reason);
     await this.rt.handOn(this, flow, inputs, call, child);
     return { ended: true };
   }

@@ -6,8 +6,9 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { globSync, isDynamicPattern } from 'tinyglobby';
-import { statSync, readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { statSync } from 'node:fs';
+import { relative } from 'node:path';
+import { filesUnder } from '../lint/project-files.js';
 import { runFlowTests, isTestFileName, type TestRunResult } from '../testing/flow-tests.js';
 import { EXIT, UsageError, type CliIO, type Command } from './io.js';
 
@@ -73,31 +74,11 @@ function findTestFiles(args: readonly string[], cwd: string): string[] {
       kind = 'none';
     }
     if (kind === 'file') out.add(path);
-    else if (kind === 'dir') for (const f of walk(path)) out.add(f);
+    else if (kind === 'dir') for (const f of filesUnder(path, isTestFileName)) out.add(f);
     else if (isDynamicPattern(arg)) for (const f of globSync(arg, { cwd, absolute: true, ignore: ['**/node_modules/**'] })) out.add(resolve(f));
     else throw new UsageError(`no such file or directory: ${arg}`);
   }
   return [...out].sort();
-}
-
-function walk(root: string): string[] {
-  const out: string[] = [];
-  const pending = [root];
-  while (pending.length > 0) {
-    const dir = pending.pop()!;
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      continue;
-    }
-    for (const e of entries) {
-      if (e.isDirectory()) {
-        if (e.name !== 'node_modules' && !e.name.startsWith('.')) pending.push(join(dir, e.name));
-      } else if (isTestFileName(e.name)) out.push(join(dir, e.name));
-    }
-  }
-  return out;
 }
 
 function pct(x: { hit: number; total: number }): number {

@@ -53,8 +53,16 @@ export function findTargetFiles(args: readonly string[], cwd: string): TargetFil
   return { files: [...found].sort(), problems };
 }
 
-/** Flow files under a directory, recursively (iterative: deep trees must not blow the stack). */
+/** Flow files under a directory, recursively. */
 export function flowFilesUnder(root: string): string[] {
+  return filesUnder(root, isFlowFileName);
+}
+
+/**
+ * Files under a directory whose names pass `accept`, recursively, skipping node_modules and
+ * dot-directories (iterative: deep trees must not blow the stack).
+ */
+export function filesUnder(root: string, accept: (name: string) => boolean): string[] {
   const out: string[] = [];
   const pending = [root];
   while (pending.length > 0) {
@@ -69,7 +77,7 @@ export function flowFilesUnder(root: string): string[] {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) {
         if (entry.name !== 'node_modules' && !entry.name.startsWith('.')) pending.push(path);
-      } else if ((entry.isFile() || entry.isSymbolicLink()) && isFlowFileName(entry.name)) {
+      } else if ((entry.isFile() || entry.isSymbolicLink()) && accept(entry.name)) {
         if (entry.isFile() || kindOf(path) === 'file') out.push(path);
       }
     }

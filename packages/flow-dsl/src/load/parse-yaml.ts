@@ -57,15 +57,7 @@ function parseFully(text: string, file: string): ParsedYaml {
   try {
     doc = parseDocument(text, { ...DOCUMENT_OPTIONS, lineCounter });
   } catch (error) {
-    const source = new SourceMap(file, text, undefined, lineCounter);
-    diagnostics.push({
-      ruleId: 'schema',
-      severity: 2,
-      fatal: true,
-      message: `YAML could not be read: ${firstLine(error)}`,
-      ...source.fileStart(),
-    });
-    return { data: undefined, source, diagnostics };
+    return unreadable(new SourceMap(file, text, undefined, lineCounter), diagnostics, error);
   }
   const source = new SourceMap(file, text, doc, lineCounter);
   for (const e of doc.errors) {
@@ -89,16 +81,21 @@ function parseFully(text: string, file: string): ParsedYaml {
     // maxAliasCount guards against alias bombs ("billion laughs").
     data = doc.toJS({ maxAliasCount: 100 });
   } catch (error) {
-    diagnostics.push({
-      ruleId: 'schema',
-      severity: 2,
-      fatal: true,
-      message: `YAML could not be read: ${firstLine(error)}`,
-      ...source.fileStart(),
-    });
-    return { data: undefined, source, diagnostics };
+    return unreadable(source, diagnostics, error);
   }
   return { data, source, diagnostics };
+}
+
+/** The file could not be read as YAML at all (too deep, an alias bomb...): one fatal diagnostic. */
+function unreadable(source: SourceMap, diagnostics: Diagnostic[], error: unknown): ParsedYaml {
+  diagnostics.push({
+    ruleId: 'schema',
+    severity: 2,
+    fatal: true,
+    message: `YAML could not be read: ${firstLine(error)}`,
+    ...source.fileStart(),
+  });
+  return { data: undefined, source, diagnostics };
 }
 
 function findDuplicateKeys(node: Node | null, path: (string | number)[], source: SourceMap, out: Diagnostic[]): void {
