@@ -295,6 +295,13 @@ describe('callflow lint', () => {
       expect(run.stderr).toMatch(/^callflow\.config\.yaml:3:\d+: /m);
       expectNoStackTrace(run);
     });
+    it('exits 2 for a config that names a rule that does not exist, with a suggestion', async () => {
+      const dir = project({ 'callflow.config.yaml': 'rules:\n  unused-variabel: off\n', 'hello.yaml': CLEAN });
+      const run = await callflow(['lint'], { cwd: dir });
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain("callflow.config.yaml:2:3: rules.unused-variabel: there is no rule named 'unused-variabel' (did you mean 'unused-variable'?)");
+      expectNoStackTrace(run);
+    });
     it("reads the project's other flows for references without reporting on them", async () => {
       const main = `flow: main
 kind: inbound

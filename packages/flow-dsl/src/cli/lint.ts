@@ -164,7 +164,7 @@ function readConfig(file: string, io: CliIO): ProjectConfig | number {
     io.stderr.write(`callflow lint: cannot read config ${shown}\n`);
     return EXIT.usage;
   }
-  const loaded = loadConfigText(text, file);
+  const loaded = loadConfigText(text, file, { ruleNames: RULES.map((r) => r.meta.name) });
   if (!loaded.valid) {
     for (const d of loaded.diagnostics) io.stderr.write(`${shown}:${d.line}:${d.column}: ${d.message}\n`);
     io.stderr.write(`callflow lint: the config ${shown} is not valid\n`);

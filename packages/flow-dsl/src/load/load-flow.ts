@@ -4,6 +4,7 @@
  */
 import type { Flow, ProjectConfig } from '@callflow/flow-core';
 import type { Diagnostic } from '../lint/types.js';
+import { didYouMean } from './did-you-mean.js';
 import { parseYaml } from './parse-yaml.js';
 import type { SourceMap } from './source-map.js';
 import { validateConfigData, validateFlowData } from './validate.js';
@@ -45,11 +46,28 @@ export interface ConfigLoadResult {
   valid: boolean;
 }
 
-/** Load `callflow.config.yaml` from text. An invalid config yields an empty one. */
-export function loadConfigText(text: string, file: string): ConfigLoadResult {
+/**
+ * Load `callflow.config.yaml` from text. An invalid config yields an empty one. With
+ * `ruleNames`, a rule the config names that does not exist is an error (a typo would
+ * otherwise switch nothing off, silently).
+ */
+export function loadConfigText(text: string, file: string, options: { ruleNames?: readonly string[] } = {}): ConfigLoadResult {
   const parsed = parseYaml(text, file);
   const diagnostics = [...parsed.diagnostics];
   if (!parsed.diagnostics.some((d) => d.fatal)) diagnostics.push(...validateConfigData(parsed.data, parsed.source));
+  const rules = (parsed.data as { rules?: unknown } | null | undefined)?.rules;
+  if (options.ruleNames && rules && typeof rules === 'object' && !Array.isArray(rules)) {
+    for (const name of Object.keys(rules)) {
+      if (!options.ruleNames.includes(name)) {
+        diagnostics.push({
+          ruleId: 'schema',
+          severity: 2,
+          message: `rules.${name}: there is no rule named '${name}'${didYouMean(name, options.ruleNames)}`,
+          ...parsed.source.locate(['rules', name], 'key'),
+        });
+      }
+    }
+  }
   const valid = diagnostics.every((d) => d.severity < 2);
   const config = valid && parsed.data && typeof parsed.data === 'object' ? (parsed.data as ProjectConfig) : {};
   return { file, config, source: parsed.source, diagnostics, valid };

@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import type { Flow, ProjectConfig } from '@callflow/flow-core';
 import { loadConfigText } from '../load/load-flow.js';
 import { lint } from '../lint/engine.js';
+import { RULES } from '../lint/rules/index.js';
 import { findConfigFile, flowFilesIn, flowFilesUnder } from '../lint/project-files.js';
 import type { Diagnostic, LintResult } from '../lint/types.js';
 import { loadFlowText } from '../load/load-flow.js';
@@ -53,7 +54,7 @@ export function loadProject(files: readonly string[], options: { configFile?: st
   let config: ProjectConfig = {};
   let configDiagnostics: Diagnostic[] = [];
   if (configFile) {
-    const loaded = loadConfigText(read(configFile), configFile);
+    const loaded = loadConfigText(read(configFile), configFile, { ruleNames: RULES.map((r) => r.meta.name) });
     config = loaded.config;
     configDiagnostics = loaded.diagnostics.filter((d) => d.severity === 2);
   }
