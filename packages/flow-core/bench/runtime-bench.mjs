@@ -96,7 +96,7 @@ async function snapshotSizes() {
   const root = join(import.meta.dirname, '..', '..', '..', 'examples');
   const out = [];
   if (!existsSync(root)) return out;
-  for (const dir of readdirSync(root)) {
+  for (const dir of readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name)) {
     const files = readdirSync(join(root, dir)).filter((f) => /\.ya?ml$/.test(f) && !f.startsWith('callflow.config') && !/\.test\.ya?ml$/.test(f));
     const flows = files.map((f) => parse(readFileSync(join(root, dir, f), 'utf8')));
     for (const f of flows) {
