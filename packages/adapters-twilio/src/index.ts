@@ -1,9 +1,49 @@
 /**
- * @callflow/adapters-twilio: plugs the Callflow runtime into Twilio. It depends on
- * @callflow/flow-core only; the adapter itself lands with its own issue.
+ * @callflow/adapters-twilio: runs Callflow flows behind Twilio Voice webhooks. Twilio's
+ * requests become runtime events (`webhook.ts`), runtime commands become TwiML (`twiml.ts`),
+ * and what Twilio only takes through its REST API goes through a port (`rest.ts`). Depends on
+ * @callflow/flow-core only.
  *
  * @packageDocumentation
  */
 
 /** The provider this adapter speaks to, as named in `callflow.config.yaml` (`provider:`). */
 export const provider = 'twilio' as const;
+
+export {
+  createTwilioWebhook,
+  MemoryCallRegistry,
+  type TwilioWebhook,
+  type TwilioWebhookOptions,
+  type StartSecureCallOptions,
+  type FlowChoice,
+  type CallEntry,
+  type CallRegistry,
+  type WebhookProblem,
+} from './webhook.js';
+export {
+  renderTurn,
+  apologyTwiml,
+  DEFAULT_APOLOGY,
+  type RenderedTurn,
+  type RestSideEffect,
+  type ReturnToAgentCommand,
+  type ReturnToAgentHook,
+  type TaskRouterOptions,
+  type TwimlOptions,
+  type TwimlResponse,
+} from './twiml.js';
+export {
+  twilioRest,
+  type TwilioRestPort,
+  type TwilioRestClient,
+  type TwilioRestOptions,
+  type RestCallContext,
+} from './rest.js';
+export {
+  parseForm,
+  signatureValid,
+  type FormParams,
+  type WebhookRequest,
+  type WebhookResponse,
+} from './http.js';

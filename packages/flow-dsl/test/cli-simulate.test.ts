@@ -100,7 +100,7 @@ beforeAll(() => {
   mocks.approved = file('mocks/approved.json', JSON.stringify({ approved: true, reference: 'PAY-7001', maskedCard: '1111' }));
   mocks.open = file('mocks/open.json', JSON.stringify({ status: 'open', clientPhone: '+15555550142' }));
   mocks.closed = file('mocks/closed.json', JSON.stringify({ status: 'closed', clientPhone: '+15555550142' }));
-  mocks.flagged = file('mocks/flagged.json', JSON.stringify({ found: true, protectedIdentity: true }));
+  mocks.flagged = file('mocks/flagged.json', JSON.stringify({ found: true, protectedIdentity: true, name: 'Ada Lovelace' }));
   mocks.error = file('mocks/error.json', JSON.stringify({ error: 'service unavailable' }));
   mocks.timeout = file('mocks/timeout.json', JSON.stringify({ timeout: true }));
   mocks.notJson = file('mocks/not-json.json', 'status: open\n');
@@ -254,7 +254,8 @@ describe('callflow simulate --format json', () => {
   it('takes the mocked result as the success outcome', async () => {
     const run = await callflow(['simulate', PROTECTED, '--action', `lookupCaller=${mocks.flagged}`, '-f', 'json']);
     expect(run.code).toBe(0);
-    expect(json(run)).toMatchObject({ path: ['greet', 'lookup', 'route', 'logVetted', 'toVetted'], end: { type: 'transfer', queue: 'vetted-care' } });
+    expect(json(run)).toMatchObject({ path: ['greet', 'lookup', 'route', 'logVetted', 'toVetted'], end: { type: 'transfer', queue: 'vetted-care', data: { protectedIdentity: true } } });
+    expect(run.stdout).not.toContain('Ada');
   });
 
   it('takes {"error": ...} as the error outcome and {"timeout": true} as the timeout outcome', async () => {
@@ -313,7 +314,7 @@ describe('callflow simulate (text)', () => {
     const run = await callflow(['simulate', PROTECTED]);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^ {2}\(data action 'lookupCaller' is not mocked: it takes its error outcome\)$/m);
-    expect(run.stdout).toContain('end: transfer {"queue":"vetted-care"}\n');
+    expect(run.stdout).toContain('end: transfer {"queue":"vetted-care","data":{"customerName":""}}\n');
   });
 });
 

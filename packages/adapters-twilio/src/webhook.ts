@@ -1,0 +1,381 @@
+/**
+ * Twilio Voice webhooks → runtime events, runtime turns → TwiML. Framework-neutral: a core
+ * `handle(WebhookRequest)` with thin node:http and fetch wrappers. Every request is checked
+ * against Twilio's signature before anything else (403, no session touched). The session and a
+ * turn counter travel in the action URLs (`/voice/:sessionId/:turn`), and the turn counter is
+ * the runtime's `requestId`, so a retried callback gets the same TwiML and runs nothing twice.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CallEvent, CallInfo, Runtime, Turn } from '@callflow/flow-core';
+import {
+  BodyTooLargeError,
+  param,
+  parseForm,
+  readFetchBody,
+  readNodeBody,
+  signatureValid,
+  type FormParams,
+  type WebhookRequest,
+  type WebhookResponse,
+} from './http.js';
+import type { TwilioRestPort } from './rest.js';
+import {
+  DEFAULT_APOLOGY,
+  apologyTwiml,
+  emptyTwiml,
+  holdTwiml,
+  renderTurn,
+  type ReturnToAgentHook,
+  type TaskRouterOptions,
+} from './twiml.js';
+
+/** The flow a called number runs, with its inputs. */
+export interface FlowChoice {
+  flow: string;
+  inputs?: Record<string, unknown>;
+}
+
+/** What the webhook remembers of a live call: the session its next events go to. */
+export interface CallEntry {
+  sessionId: string;
+  /** The first TwiML of the call, answered again if Twilio retries the new-call webhook. */
+  startTwiml?: string;
+}
+
+/**
+ * CallSid → session, for status callbacks (they carry no session in their URL). The in-memory
+ * default serves one process; the distributed deployment (issue 5) keeps it in Redis.
+ */
+export interface CallRegistry {
+  get(callSid: string): Promise<CallEntry | undefined>;
+  set(callSid: string, entry: CallEntry): Promise<void>;
+  delete(callSid: string): Promise<void>;
+}
+
+/** The embedded `CallRegistry`: a Map, for one process. */
+export class MemoryCallRegistry implements CallRegistry {
+  private readonly calls = new Map<string, CallEntry>();
+  async get(callSid: string): Promise<CallEntry | undefined> {
+    return this.calls.get(callSid);
+  }
+  async set(callSid: string, entry: CallEntry): Promise<void> {
+    this.calls.set(callSid, entry);
+  }
+  async delete(callSid: string): Promise<void> {
+    this.calls.delete(callSid);
+  }
+  /** How many calls are live (for tests and metrics). */
+  get size(): number {
+    return this.calls.size;
+  }
+}
+
+/** Something the webhook could not do; never carries a secure value or a stack trace. */
+export interface WebhookProblem {
+  code: string;
+  message: string;
+  sessionId?: string;
+}
+
+/** How the Twilio webhook is put together. */
+export interface TwilioWebhookOptions {
+  runtime: Runtime;
+  /** The account's auth token: the key of `X-Twilio-Signature`. */
+  authToken: string;
+  /** The public URL the routes are mounted under, as configured in Twilio (e.g. `https://ivr.example.com/twilio`). */
+  publicBaseUrl: string;
+  /** The flow for a called number (`To`); undefined: the call is apologised to and hung up. */
+  resolveFlow?: (calledNumber: string, params: Readonly<FormParams>) => FlowChoice | string | undefined | Promise<FlowChoice | string | undefined>;
+  /** A fixed map of called numbers (E.164) to flows, used when there is no `resolveFlow`. */
+  flowByNumber?: Readonly<Record<string, FlowChoice | string>>;
+  /** Performs recording pause/resume and SMS (see `twilioRest`). Without it those commands are reported and skipped. */
+  rest?: TwilioRestPort;
+  /** TaskRouter workflow(s) for `transfer: { queue }`. */
+  taskRouter?: TaskRouterOptions;
+  /** Caller id for transfers to a number. */
+  transferCallerId?: string;
+  /** How `returnToAgent` reaches the agent (default `<Dial><Client>agentId</Client></Dial>`). */
+  returnToAgent?: ReturnToAgentHook;
+  /** CallSid → session (default: in memory). */
+  calls?: CallRegistry;
+  /** Largest accepted body, bytes (default 64 KiB). */
+  maxBodyBytes?: number;
+  /** Spoken before hanging up when a call cannot go on. */
+  apology?: string;
+  /** Told about every problem (redacted: codes and runtime messages, no request values). */
+  onProblem?: (problem: WebhookProblem) => void;
+}
+
+/** An agent hands the caller on this call to a secure flow. */
+export interface StartSecureCallOptions {
+  /** The caller's leg. */
+  callSid: string;
+  conversationId: string;
+  agentId: string;
+  flow: string;
+  inputs?: Record<string, unknown>;
+  /** Keep the agent reserved until the flow returns (default true). */
+  reserveAgent?: boolean;
+  call?: Omit<CallInfo, 'callId' | 'provider'>;
+}
+
+/** The Twilio webhook: mount `handleNode` or `handleFetch` under `publicBaseUrl`. */
+export interface TwilioWebhook {
+  /** node:http (and anything built on it): answers the request itself. */
+  handleNode(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Fetch-style servers (Hono, Bun, Deno, workers). */
+  handleFetch(request: Request): Promise<Response>;
+  /** The framework-neutral core, for other adapters (Fastify, Express) to wrap. */
+  handle(request: WebhookRequest): Promise<WebhookResponse>;
+  /**
+   * Start a secure flow for a caller an agent hands over: the TwiML to move the call there
+   * (`client.calls(callSid).update({ twiml })`); the flow's next turns arrive as webhooks.
+   */
+  startSecureCall(options: StartSecureCallOptions): Promise<{ sessionId: string; twiml: string }>;
+}
+
+const XML = 'text/xml; charset=utf-8';
+const TERMINAL_CALL_STATUSES = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
+const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const DIAL_STATUS: Record<string, Extract<CallEvent, { type: 'connectResult' }>['status']> = {
+  completed: 'completed',
+  answered: 'completed',
+  busy: 'busy',
+  'no-answer': 'noAnswer',
+  failed: 'failed',
+  canceled: 'failed',
+};
+
+/** Build the Twilio webhook handler. */
+export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhook {
+  const base = new URL(options.publicBaseUrl);
+  const origin = base.origin;
+  const basePath = base.pathname.replace(/\/+$/, '');
+  const publicBase = origin + basePath;
+  const runtime = options.runtime;
+  const calls = options.calls ?? new MemoryCallRegistry();
+  const limit = options.maxBodyBytes ?? 64 * 1024;
+  const apology = options.apology ?? DEFAULT_APOLOGY;
+
+  const xml = (body: string, status = 200): WebhookResponse => ({ status, contentType: XML, body });
+  const text = (status: number, body: string): WebhookResponse => ({ status, contentType: 'text/plain; charset=utf-8', body });
+  const report = (problem: WebhookProblem) => {
+    try {
+      options.onProblem?.(problem);
+    } catch {
+      // a reporting hook must not take the call down
+    }
+  };
+  const problemOf = (error: unknown, sessionId?: string): WebhookProblem => {
+    const e = error as { code?: unknown; message?: unknown; name?: unknown };
+    const code = typeof e?.code === 'string' ? e.code : 'INTERNAL';
+    // Runtime errors are redacted by the runtime; anything else is summarised by its type only.
+    const message = typeof e?.code === 'string' && typeof e.message === 'string' ? e.message : `unexpected ${typeof e?.name === 'string' ? e.name : 'error'}`;
+    return { code, message, ...(sessionId !== undefined ? { sessionId } : {}) };
+  };
+
+  const actionUrl = (sessionId: string, turn: number) => `${publicBase}/voice/${encodeURIComponent(sessionId)}/${turn}`;
+
+  /** Render a turn, perform its REST side effects, and keep the CallSid pointing at the live session. */
+  async function answer(turn: Turn, nextTurnNumber: number, callSid: string | undefined): Promise<string> {
+    const target = turn.nextSessionId ?? turn.sessionId;
+    const next = actionUrl(target, nextTurnNumber);
+    const rendered = renderTurn(turn.commands, {
+      actionUrl: next,
+      waitUrl: `${next}/wait`,
+      status: turn.nextSessionId !== undefined ? 'waiting' : turn.status,
+      apology,
+      ...(options.taskRouter ? { taskRouter: options.taskRouter } : {}),
+      ...(options.transferCallerId !== undefined ? { transferCallerId: options.transferCallerId } : {}),
+      ...(options.returnToAgent ? { returnToAgent: options.returnToAgent } : {}),
+    });
+    if (callSid !== undefined && !turn.replayed) {
+      for (const effect of rendered.sideEffects) {
+        if (!options.rest) {
+          report({ code: 'REST_NOT_CONFIGURED', message: `${effect.type} skipped: no REST port configured`, sessionId: target });
+          continue;
+        }
+        try {
+          await options.rest.perform(effect, { callSid, sessionId: target });
+        } catch (error) {
+          report({ ...problemOf(error, target), code: `REST_${effect.type.toUpperCase()}_FAILED` });
+        }
+      }
+    }
+    if (callSid !== undefined) {
+      if (turn.status === 'ended' && turn.nextSessionId === undefined) await calls.delete(callSid);
+      else await calls.set(callSid, { sessionId: target });
+    }
+    return rendered.twiml;
+  }
+
+  async function newCall(params: FormParams): Promise<WebhookResponse> {
+    const callSid = param(params, 'CallSid');
+    const to = param(params, 'To') ?? param(params, 'Called');
+    if (!callSid || !to) return xml(apologyTwiml(apology));
+    const known = await calls.get(callSid);
+    // Twilio retried the new-call webhook: answer what it was answered, start nothing.
+    if (known?.startTwiml !== undefined) return xml(known.startTwiml);
+    if (known) return callback(known.sessionId, 0, params, true);
+    const choice = await chooseFlow(to, params);
+    if (!choice) {
+      report({ code: 'NO_FLOW_FOR_NUMBER', message: 'no flow is configured for the called number' });
+      return xml(apologyTwiml(apology));
+    }
+    const from = param(params, 'From') ?? param(params, 'Caller');
+    const call: CallInfo = { callId: callSid, callee: to, provider: 'twilio', ...(from ? { caller: from } : {}) };
+    const turn = await runtime.startSession({ flow: choice.flow, call, ...(choice.inputs ? { inputs: choice.inputs } : {}) });
+    const twiml = await answer(turn, 1, callSid);
+    if (turn.status === 'waiting' || turn.nextSessionId !== undefined) {
+      await calls.set(callSid, { sessionId: turn.nextSessionId ?? turn.sessionId, startTwiml: twiml });
+    }
+    return xml(twiml);
+  }
+
+  async function chooseFlow(to: string, params: FormParams): Promise<FlowChoice | undefined> {
+    const found = options.resolveFlow ? await options.resolveFlow(to, params) : options.flowByNumber?.[to];
+    if (found === undefined) return undefined;
+    return typeof found === 'string' ? { flow: found } : found;
+  }
+
+  /** A Gather or Dial action: the caller's answer to turn `turnNumber - 1`, as turn `turnNumber`. */
+  async function callback(sessionId: string, turnNumber: number, params: FormParams, wait: boolean): Promise<WebhookResponse> {
+    const view = await runtime.inspect(sessionId);
+    if (!view) {
+      report({ code: 'SESSION_NOT_FOUND', message: 'a callback for a session that is not stored', sessionId });
+      return xml(apologyTwiml(apology));
+    }
+    const callSid = param(params, 'CallSid');
+    const last = view.lastRequestId !== undefined ? Number(view.lastRequestId) : undefined;
+    // Late (an earlier turn's callback after a later one ran) or a wait that has been
+    // overtaken: give the current wait again by replaying the last turn; nothing runs.
+    if (last !== undefined && (turnNumber < last || (wait && turnNumber <= last))) {
+      const replay = await runtime.handle(sessionId, { type: 'noInput' }, { requestId: String(last) });
+      return xml(await answer(replay, last + 1, callSid));
+    }
+    if (wait) {
+      if (view.status === 'ended') return xml(apologyTwiml(apology));
+      return xml(holdTwiml(`${actionUrl(sessionId, turnNumber)}/wait`));
+    }
+    if (callSid !== undefined) {
+      const known = await calls.get(callSid);
+      // The call is past its first turn: a retried new-call webhook must not restart it.
+      if (known?.startTwiml !== undefined) await calls.set(callSid, { sessionId: known.sessionId });
+    }
+    const turn = await runtime.handle(sessionId, eventOf(params), { requestId: String(turnNumber) });
+    return xml(await answer(turn, turnNumber + 1, callSid));
+  }
+
+  async function statusCallback(params: FormParams): Promise<WebhookResponse> {
+    const callSid = param(params, 'CallSid');
+    const status = param(params, 'CallStatus');
+    if (!callSid || !status || !TERMINAL_CALL_STATUSES.has(status)) return xml(emptyTwiml());
+    const entry = await calls.get(callSid);
+    if (!entry) return xml(emptyTwiml());
+    await calls.delete(callSid);
+    try {
+      // The caller is gone: no REST side effect is performed for a call that no longer exists.
+      await runtime.handle(entry.sessionId, { type: 'hangup' }, { requestId: 'hangup' });
+    } catch (error) {
+      report(problemOf(error, entry.sessionId));
+    }
+    return xml(emptyTwiml());
+  }
+
+  async function route(request: WebhookRequest, params: FormParams): Promise<WebhookResponse> {
+    const pathname = request.path.split('?')[0] ?? '';
+    if (!pathname.startsWith(basePath)) return text(404, 'Not Found');
+    const parts = pathname.slice(basePath.length).split('/').filter((p) => p !== '');
+    if (parts[0] === 'status' && parts.length === 1) return statusCallback(params);
+    if (parts[0] !== 'voice') return text(404, 'Not Found');
+    if (parts.length === 1) return newCall(params);
+    const sessionId = decodeURIComponent(parts[1] ?? '');
+    const turn = parts[2];
+    const wait = parts[3] === 'wait' && parts.length === 4;
+    if (!SESSION_ID.test(sessionId) || turn === undefined || !/^\d{1,9}$/.test(turn) || (parts.length > 3 && !wait)) {
+      return text(404, 'Not Found');
+    }
+    return callback(sessionId, Number(turn), params, wait);
+  }
+
+  async function handle(request: WebhookRequest): Promise<WebhookResponse> {
+    if (request.method !== 'POST') return text(405, 'Method Not Allowed');
+    const params = parseForm(request.body);
+    // Before anything else: an unsigned or forged request touches no session.
+    if (!signatureValid(options.authToken, request.signature, origin + request.path, params)) {
+      return text(403, 'Forbidden');
+    }
+    try {
+      return await route(request, params);
+    } catch (error) {
+      report(problemOf(error));
+      return xml(apologyTwiml(apology));
+    }
+  }
+
+  return {
+    handle,
+    async handleNode(req, res) {
+      let response: WebhookResponse;
+      try {
+        const body = await readNodeBody(req, limit);
+        const signature = req.headers['x-twilio-signature'];
+        response = await handle({
+          method: req.method ?? 'GET',
+          path: req.url ?? '/',
+          signature: Array.isArray(signature) ? signature[0] : signature,
+          body,
+        });
+      } catch (error) {
+        response = error instanceof BodyTooLargeError ? text(413, 'Payload Too Large') : text(400, 'Bad Request');
+        res.setHeader('connection', 'close');
+      }
+      res.statusCode = response.status;
+      res.setHeader('content-type', response.contentType);
+      res.end(response.body);
+    },
+    async handleFetch(request) {
+      let response: WebhookResponse;
+      try {
+        const url = new URL(request.url);
+        const body = await readFetchBody(request, limit);
+        response = await handle({
+          method: request.method,
+          path: url.pathname + url.search,
+          signature: request.headers.get('x-twilio-signature') ?? undefined,
+          body,
+        });
+      } catch (error) {
+        response = error instanceof BodyTooLargeError ? text(413, 'Payload Too Large') : text(400, 'Bad Request');
+      }
+      return new Response(response.body, { status: response.status, headers: { 'content-type': response.contentType } });
+    },
+    async startSecureCall(start) {
+      const call: CallInfo = { ...start.call, callId: start.callSid, provider: 'twilio' };
+      const turn = await runtime.startSecureSession({
+        conversationId: start.conversationId,
+        agentId: start.agentId,
+        flow: start.flow,
+        reserveAgent: start.reserveAgent ?? true,
+        call,
+        ...(start.inputs ? { inputs: start.inputs } : {}),
+      });
+      const twiml = await answer(turn, 1, start.callSid);
+      return { sessionId: turn.sessionId, twiml };
+    },
+  };
+}
+
+/** The event a Gather or Dial action carries. */
+function eventOf(params: FormParams): CallEvent {
+  const dialStatus = param(params, 'DialCallStatus');
+  if (dialStatus !== undefined) return { type: 'connectResult', status: DIAL_STATUS[dialStatus] ?? 'failed' };
+  const digits = param(params, 'Digits');
+  if (digits !== undefined && digits !== '') return { type: 'digits', digits };
+  const speech = param(params, 'SpeechResult');
+  if (speech !== undefined && speech.trim() !== '') {
+    const confidence = Number(param(params, 'Confidence'));
+    return { type: 'speech', text: speech, ...(Number.isFinite(confidence) ? { confidence } : {}) };
+  }
+  return { type: 'noInput' };
+}
