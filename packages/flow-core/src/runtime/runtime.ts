@@ -7,8 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ActionRegistry, type ActionCaller, type DataActionDefinition } from '../actions/data-action.js';
-import { FlowSchema, type Flow } from '../model/flow.js';
-import { transitionsOf } from '../model/graph.js';
+import type { Flow } from '../model/flow.js';
 import { ephemeralKeyRing, open, seal, type SecretsProvider } from '../secure/crypto.js';
 import { DEFAULT_LOCKOUT, MemoryLockoutStore, type LockoutPolicy, type LockoutStore } from '../secure/otp.js';
 import { Redactor, type RedactorOptions } from '../secure/redact.js';
@@ -26,6 +25,10 @@ import { RuntimeEvents, type EventBase, type RuntimeEventMap, type RuntimeEventN
 import { silentLogger, type LogLevel, type Logger } from './logger.js';
 import { deserializeSession, serializeSession, type LiveSession, type SessionRecord } from './session.js';
 import { TurnRunner, createFrame } from './turn.js';
+import { AgentBusyError, ConcurrentTurnError, FlowValidationError, SessionNotFoundError } from './errors.js';
+import { validateFlows } from './validate-flows.js';
+
+export { AgentBusyError, ConcurrentTurnError, FlowValidationError, SessionNotFoundError };
 import type { CallEvent, CallInfo, Command, Turn } from './types.js';
 
 /** How a runtime is put together: every port has an embedded in-memory default. */
@@ -81,42 +84,6 @@ export interface SecureSessionOptions {
 export interface HandleOptions {
   /** Identifies the provider request: a repeat of the last one gets the same turn back. */
   requestId?: string;
-}
-
-/** A flow set that cannot run: every problem with its flow, state and field. */
-export class FlowValidationError extends Error {
-  readonly code = 'FLOW_INVALID';
-  constructor(readonly problems: string[]) {
-    super(`${problems.length} problem(s) in the flows: ${problems.slice(0, 5).join('; ')}`);
-    this.name = 'FlowValidationError';
-  }
-}
-
-/** A turn for a session the store does not hold (ended long ago, or never started). */
-export class SessionNotFoundError extends Error {
-  readonly code = 'SESSION_NOT_FOUND';
-  constructor(sessionId: string) {
-    super(`no session '${sessionId}'`);
-    this.name = 'SessionNotFoundError';
-  }
-}
-
-/** The agent is already reserved by another secure session. */
-export class AgentBusyError extends Error {
-  readonly code = 'AGENT_RESERVED';
-  constructor(agentId: string) {
-    super(`agent '${agentId}' is already reserved by another secure session`);
-    this.name = 'AgentBusyError';
-  }
-}
-
-/** Another turn of the same session won the race (another process wrote first). */
-export class ConcurrentTurnError extends Error {
-  readonly code = 'SESSION_CONFLICT';
-  constructor(sessionId: string) {
-    super(`session '${sessionId}' was updated by another turn at the same time`);
-    this.name = 'ConcurrentTurnError';
-  }
 }
 
 /** A session as `inspect` shows it: redacted, secure slot left out. */
@@ -478,40 +445,4 @@ class CallflowRuntime implements Runtime, RuntimeContext {
 /** A command that carries a secure value (a read-back, a code, a masked number's dial). */
 function isSecureCommand(c: Command): boolean {
   return (c.type === 'say' && c.secure === true) || c.type === 'sendSms' || c.type === 'connect' || (c.type === 'collect' && c.secure);
-}
-
-/** Check the flows a runtime is given: the schema, and that every reference resolves. */
-function validateFlows(input: readonly Flow[] | Readonly<Record<string, Flow>>): Map<string, Flow> {
-  const list = Array.isArray(input) ? (input as readonly Flow[]) : Object.values(input as Record<string, Flow>);
-  const problems: string[] = [];
-  const flows = new Map<string, Flow>();
-  for (const flow of list) {
-    const parsed = FlowSchema.safeParse(flow);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues.slice(0, 10)) {
-        problems.push(`${(flow as { flow?: string }).flow ?? '(unnamed flow)'}: ${issue.path.join('.')}: ${issue.message}`);
-      }
-      continue;
-    }
-    if (flows.has(flow.flow)) problems.push(`${flow.flow}: two flows have this name`);
-    flows.set(flow.flow, flow);
-  }
-  for (const flow of flows.values()) {
-    for (const ref of ['start', 'onError', 'onHangup'] as const) {
-      const target = flow[ref];
-      if (target !== undefined && !flow.states[target]) problems.push(`${flow.flow}: ${ref}: no state '${target}'`);
-    }
-    for (const [name, state] of Object.entries(flow.states)) {
-      for (const t of transitionsOf(name, state)) {
-        if (!flow.states[t.target]) problems.push(`${flow.flow}: ${t.path.join('.')}: no state '${t.target}'`);
-      }
-      const s = state as Record<string, { flow?: string } | undefined>;
-      const ref = s.callFlow?.flow ?? s.enterSecureFlow?.flow ?? s.transfer?.flow;
-      if (ref !== undefined && !flows.has(ref) && !list.some((f) => f.flow === ref)) {
-        problems.push(`${flow.flow}: states.${name}: no flow named '${ref}' in this runtime`);
-      }
-    }
-  }
-  if (problems.length > 0) throw new FlowValidationError(problems);
-  return flows;
 }

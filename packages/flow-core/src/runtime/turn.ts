@@ -5,26 +5,23 @@
  * the flow's to handle ends the session safely (fail-safe commands), never as a throw.
  */
 import { randomUUID } from 'node:crypto';
-import { CALL_FIELDS, fromCelValue, evaluateExpression } from '../expr/cel.js';
+import { fromCelValue, evaluateExpression } from '../expr/cel.js';
 import { formatTemplateValue, renderTemplate } from '../expr/template.js';
-import { passesValidation } from '../expr/validate.js';
 import { parseDuration } from '../expr/duration.js';
 import type { MachineCursor } from '../compile/machine.js';
-import { caseEvent, optionEvent } from '../compile/machine.js';
+import { caseEvent } from '../compile/machine.js';
 import type { Flow, FlowState } from '../model/flow.js';
 import { actionOf } from '../model/graph.js';
 import type { PromptSpec } from '../model/primitives.js';
-import { codeMatches, generateCode, hashCode, lockoutKey } from '../secure/otp.js';
 import type { Redactor } from '../secure/redact.js';
 import { FlowRuntimeError, programOf, type FlowProgram } from './program.js';
-import type { Frame, LiveSession, Wait } from './session.js';
+import type { Frame, LiveSession } from './session.js';
 import type { RuntimeContext } from './context.js';
+import { WaitingStates } from './waits.js';
+import { codeOf, messageOf, firstLine, sayOf, stringMap, type InvokeBody, type TransferBody, type Step } from './turn-parts.js';
 import type { CallEvent, Command, SessionEnd, Speech, TraceStep, Turn } from './types.js';
 
-type Step = { take: string } | { wait: Wait } | { ended: true };
 
-const DEFAULT_ATTEMPTS = 3;
-const DEFAULT_INPUT_TIMEOUT_MS = 5000;
 
 /** Runs one turn of one session. */
 export class TurnRunner {
@@ -38,6 +35,7 @@ export class TurnRunner {
   /** The session that holds the call at the end of the turn (this one, or one it handed on to). */
   handedTo: TurnRunner | undefined;
   private cursor: MachineCursor;
+  private readonly waits = new WaitingStates(this);
   /** The end as the adapter gets it (outputs as the agent receives them); the record keeps it redacted. */
   private clearEnd: SessionEnd | undefined;
   private steps = 0;
@@ -46,7 +44,7 @@ export class TurnRunner {
   private droppingCommands = false;
 
   constructor(
-    private readonly rt: RuntimeContext,
+    readonly rt: RuntimeContext,
     readonly session: LiveSession,
     readonly redactor: Redactor,
   ) {
@@ -59,7 +57,8 @@ export class TurnRunner {
     return this.session.record.frames;
   }
 
-  private get top(): Frame {
+  /** @internal */
+  get top(): Frame {
     return this.frames[this.frames.length - 1]!;
   }
 
@@ -69,7 +68,8 @@ export class TurnRunner {
     return flow;
   }
 
-  private get program(): FlowProgram {
+  /** @internal */
+  get program(): FlowProgram {
     return programOf(this.flowOf(this.top));
   }
 
@@ -77,11 +77,13 @@ export class TurnRunner {
     return programOf(this.flowOf(this.top)).machine.restore(this.top.machine);
   }
 
-  private get stateName(): string {
+  /** @internal */
+  get stateName(): string {
     return this.cursor.state;
   }
 
-  private get state(): FlowState {
+  /** @internal */
+  get state(): FlowState {
     return this.flowOf(this.top).states[this.stateName]!;
   }
 
@@ -96,7 +98,8 @@ export class TurnRunner {
     };
   }
 
-  private evaluate(text: unknown, scope: 'plain' | 'value' | 'result' = 'plain', extra?: Record<string, unknown>): unknown {
+  /** @internal */
+  evaluate(text: unknown, scope: 'plain' | 'value' | 'result' = 'plain', extra?: Record<string, unknown>): unknown {
     const program = this.program;
     const parsed = program.expression(String(text), scope, this.stateName);
     try {
@@ -106,12 +109,14 @@ export class TurnRunner {
     }
   }
 
-  private render(text: string): string {
+  /** @internal */
+  render(text: string): string {
     const parsed = this.program.template(text, this.stateName);
     return renderTemplate(parsed, (expr) => this.evaluate(expr), (v) => formatTemplateValue(v));
   }
 
-  private assign(name: string, value: unknown): void {
+  /** @internal */
+  assign(name: string, value: unknown): void {
     const v = fromCelValue(value);
     if (this.program.isSealed(name)) {
       const index = String(this.frames.length - 1);
@@ -136,14 +141,16 @@ export class TurnRunner {
 
   // ---- output ----
 
-  private command(command: Command): void {
+  /** @internal */
+  command(command: Command): void {
     this.commands.push(command);
     // Fix: an onHangup handler's commands go nowhere; emitting them told listeners (the
     // simulator's transcript) about commands no adapter ever received.
     if (!this.droppingCommands) this.rt.emit(this, 'command', { command });
   }
 
-  private speech(prompt: PromptSpec | undefined): Speech[] {
+  /** @internal */
+  speech(prompt: PromptSpec | undefined): Speech[] {
     if (prompt === undefined) return [];
     if (typeof prompt === 'string') return [{ text: this.render(prompt) }];
     const s: Speech = {};
@@ -154,7 +161,8 @@ export class TurnRunner {
     return [s];
   }
 
-  private promptReadsSecure(prompt: PromptSpec | undefined): boolean {
+  /** @internal */
+  promptReadsSecure(prompt: PromptSpec | undefined): boolean {
     if (prompt === undefined) return false;
     const text = typeof prompt === 'string' ? prompt : (prompt.text ?? '');
     return this.program.templateReadsSecure(text);
@@ -188,7 +196,7 @@ export class TurnRunner {
     }
     if (!wait) return;
     await this.guard(async () => {
-      const step = await this.resume(wait, event);
+      const step = await this.waits.resume(wait, event);
       if (step && 'take' in step) {
         this.top.wait = undefined;
         this.take(step.take);
@@ -401,11 +409,11 @@ export class TurnRunner {
       case 'callFlow':
         return this.callFlow(s.callFlow as { flow: string; inputs?: Record<string, unknown> });
       case 'collect':
-        return this.enterCollect();
+        return this.waits.enterCollect();
       case 'menu':
-        return this.enterMenu();
+        return this.waits.enterMenu();
       case 'authenticate':
-        return this.enterAuthenticate();
+        return this.waits.enterAuthenticate();
       case 'connect': {
         const body = s.connect as { number: unknown; callerId: string; timeout?: string | number; prompt?: PromptSpec; record?: boolean };
         for (const sp of this.speech(body.prompt)) this.command(sayOf(sp));
@@ -603,212 +611,6 @@ export class TurnRunner {
 
   // ---- waiting states ----
 
-  private collectCommand(purpose: 'collect' | 'menu' | 'authenticate', prompts: Speech[], secure: boolean): Command {
-    const s = this.state as Record<string, unknown>;
-    const body = (s.collect ?? s.menu ?? s.authenticate) as {
-      digits?: { min?: number; max?: number; length?: number; finishOnKey?: string } | number;
-      timeout?: string | number;
-      input?: 'dtmf' | 'speech' | 'dtmf speech';
-      speech?: { hints?: string[] };
-    };
-    const cmd: Command = {
-      type: 'collect',
-      purpose,
-      prompt: prompts,
-      input: body.input ?? (body.speech ? 'dtmf speech' : 'dtmf'),
-      timeoutMs: body.timeout !== undefined ? parseDuration(body.timeout) : DEFAULT_INPUT_TIMEOUT_MS,
-      secure,
-    };
-    if (purpose === 'menu') {
-      cmd.maxDigits = 1;
-    } else if (typeof body.digits === 'number') {
-      cmd.minDigits = body.digits;
-      cmd.maxDigits = body.digits;
-    } else if (body.digits) {
-      const min = body.digits.length ?? body.digits.min;
-      const max = body.digits.length ?? body.digits.max;
-      if (min !== undefined) cmd.minDigits = min;
-      if (max !== undefined) cmd.maxDigits = max;
-      if (body.digits.finishOnKey !== undefined) cmd.finishOnKey = body.digits.finishOnKey;
-    }
-    if (body.speech?.hints) cmd.hints = body.speech.hints;
-    return cmd;
-  }
-
-  /**
-   * The try a collect or menu starts at. A per-try outcome (`noInput`, `noMatch`) that leads
-   * back to the state keeps counting: its tries are remembered until the state is left for good.
-   */
-  private startingTry(attempts: number | undefined): number | 'exhausted' {
-    const used = this.top.tries?.[this.stateName] ?? 0;
-    if (used >= (attempts ?? DEFAULT_ATTEMPTS)) {
-      this.clearTries();
-      return 'exhausted';
-    }
-    return used + 1;
-  }
-
-  private clearTries(): void {
-    if (this.top.tries) {
-      delete this.top.tries[this.stateName];
-      if (Object.keys(this.top.tries).length === 0) delete this.top.tries;
-    }
-  }
-
-  private enterCollect(): Step {
-    const body = (this.state as { collect: CollectBody }).collect;
-    const attempt = this.startingTry(body.attempts);
-    if (attempt === 'exhausted') return { take: 'failure' };
-    const secure = this.program.secureNames.has(body.into) || this.promptReadsSecure(body.prompt);
-    this.command(this.collectCommand('collect', this.speech(body.prompt), secure));
-    return { wait: { kind: 'collect', attempt } };
-  }
-
-  private enterMenu(): Step {
-    const body = (this.state as { menu: MenuBody }).menu;
-    const attempt = this.startingTry(body.attempts);
-    if (attempt === 'exhausted') return { take: 'failure' };
-    this.command(this.collectCommand('menu', this.speech(body.prompt), this.promptReadsSecure(body.prompt)));
-    return { wait: { kind: 'menu', attempt } };
-  }
-
-  private async enterAuthenticate(): Promise<Step> {
-    const body = (this.state as { authenticate: AuthBody }).authenticate;
-    const to = String(this.evaluate(body.to));
-    const key = lockoutKey(to);
-    if (await this.rt.lockouts.isLocked(key)) {
-      this.rt.emit(this, 'alert', { code: 'auth.locked', message: 'a caller tried to authenticate a locked-out number', count: 1 });
-      return { take: 'lockedOut' };
-    }
-    const digits = body.digits ?? this.rt.otp.digits;
-    const code = generateCode(digits);
-    this.redactor.addSecret(code);
-    const { hash, salt } = hashCode(code);
-    const ttl = body.ttl !== undefined ? parseDuration(body.ttl) : this.rt.otp.ttlMs;
-    this.session.slot.otp = { hash, salt, expiresAt: this.rt.clock.now() + ttl, to };
-    const text = body.message !== undefined ? this.render(body.message) : 'Your verification code is {code}.';
-    this.command({ type: 'sendSms', to, body: text.includes('{code}') ? text.replaceAll('{code}', code) : `${text} ${code}`, code, secure: true });
-    const prompt = body.prompt !== undefined ? this.speech(body.prompt) : [{ text: 'Please key in the code we have sent you by text message.' }];
-    const cmd = this.collectCommand('authenticate', prompt, true);
-    if (cmd.type === 'collect') {
-      cmd.minDigits = digits;
-      cmd.maxDigits = digits;
-    }
-    this.command(cmd);
-    return { wait: { kind: 'authenticate', attempt: 1 } };
-  }
-
-  /** An event for a waiting state: a way out, or the same wait again (re-prompted). */
-  private async resume(wait: Wait, event: CallEvent): Promise<Step | undefined> {
-    if (wait.kind === 'connect') {
-      return event.type === 'connectResult' ? { take: event.status } : undefined;
-    }
-    const s = this.state as Record<string, unknown>;
-    if (wait.kind === 'authenticate') return this.resumeAuthenticate(wait, event);
-    const body = (s.collect ?? s.menu) as (CollectBody | MenuBody) & { attempts?: number };
-    const on = (s.on ?? {}) as Record<string, string | undefined>;
-    const attempts = body.attempts ?? DEFAULT_ATTEMPTS;
-    let problem: 'noInput' | 'noMatch';
-    if (event.type === 'noInput' || (event.type === 'digits' && stripFinish(event.digits, body) === '')) {
-      problem = 'noInput';
-    } else if (event.type === 'digits' || event.type === 'speech') {
-      const raw = event.type === 'digits' ? stripFinish(event.digits, body) : event.text.trim();
-      if (wait.kind === 'menu') {
-        const key = raw.slice(0, 1);
-        if ((body as MenuBody).options[key] !== undefined) {
-          this.clearTries();
-          return { take: optionEvent(key) };
-        }
-      } else if (this.valid(raw, body as CollectBody)) {
-        this.clearTries();
-        this.assign((body as CollectBody).into, raw);
-        return { take: 'success' };
-      }
-      problem = 'noMatch';
-    } else {
-      // Not an answer to this state (a late or out-of-order callback): ask again, count nothing.
-      return this.reprompt(wait, []);
-    }
-    if (wait.attempt >= attempts) {
-      this.clearTries();
-      return { take: 'failure' };
-    }
-    if (on[problem] !== undefined) {
-      (this.top.tries ??= {})[this.stateName] = wait.attempt;
-      return { take: problem };
-    }
-    const extra = problem === 'noInput' ? body.noInputPrompt : body.noMatchPrompt;
-    return this.reprompt({ kind: wait.kind, attempt: wait.attempt + 1 }, this.speech(extra));
-  }
-
-  private reprompt(wait: Wait, before: Speech[]): Step {
-    const s = this.state as Record<string, unknown>;
-    const body = (s.collect ?? s.menu ?? s.authenticate) as { prompt?: PromptSpec; into?: string };
-    const secure = wait.kind === 'authenticate' || (body.into !== undefined && this.program.secureNames.has(body.into)) || this.promptReadsSecure(body.prompt);
-    const prompt = wait.kind === 'authenticate' && body.prompt === undefined ? [{ text: 'Please key in the code we have sent you by text message.' }] : this.speech(body.prompt);
-    const cmd = this.collectCommand(wait.kind === 'connect' ? 'collect' : wait.kind, [...before, ...prompt], secure);
-    if (wait.kind === 'authenticate' && cmd.type === 'collect') {
-      const digits = (body as AuthBody).digits ?? this.rt.otp.digits;
-      cmd.minDigits = digits;
-      cmd.maxDigits = digits;
-    }
-    this.command(cmd);
-    return { wait };
-  }
-
-  private valid(value: string, body: CollectBody): boolean {
-    const d = body.digits;
-    const min = d?.length ?? d?.min;
-    const max = d?.length ?? d?.max;
-    if (min !== undefined && value.length < min) return false;
-    if (max !== undefined && value.length > max) return false;
-    if (body.validate === undefined) return true;
-    const validation = this.program.validation(body.validate);
-    return passesValidation(validation, value, (expr, v) => {
-      // Fix: the caller decides what `value` holds (`int(value)` on "12*" throws). Input the
-      // validation cannot even evaluate does not validate: a no match, not a flow error.
-      try {
-        return this.evaluate(expr, 'value', { value: v }) === true;
-      } catch (error) {
-        if (error instanceof FlowRuntimeError && error.code === 'EXPRESSION_FAILED') return false;
-        throw error;
-      }
-    });
-  }
-
-  private async resumeAuthenticate(wait: Wait, event: CallEvent): Promise<Step | undefined> {
-    const body = (this.state as { authenticate: AuthBody }).authenticate;
-    const attempts = body.attempts ?? DEFAULT_ATTEMPTS;
-    const otp = this.session.slot.otp;
-    if (event.type === 'smsResult') {
-      if (event.status === 'failed') {
-        delete this.session.slot.otp;
-        return { take: 'failed' };
-      }
-      return undefined;
-    }
-    if (event.type !== 'digits' && event.type !== 'noInput') return this.reprompt(wait, []);
-    if (event.type === 'digits' && otp && this.rt.clock.now() <= otp.expiresAt && codeMatches(event.digits.replace(/#$/, ''), otp.hash, otp.salt)) {
-      await this.rt.lockouts.reset(lockoutKey(otp.to));
-      delete this.session.slot.otp;
-      return { take: 'verified' };
-    }
-    if (event.type === 'digits' && otp) {
-      const { locked } = await this.rt.lockouts.recordFailure(lockoutKey(otp.to), this.rt.lockoutPolicy);
-      this.rt.recordFailure(this, 'auth.failed', 'repeated failed one-time codes from this caller');
-      if (locked) {
-        delete this.session.slot.otp;
-        this.rt.emit(this, 'alert', { code: 'auth.lockout', message: 'a number was locked out after repeated wrong one-time codes', count: this.rt.lockoutPolicy.maxFailures });
-        return { take: 'lockedOut' };
-      }
-    }
-    if (!otp || wait.attempt >= attempts || this.rt.clock.now() > otp.expiresAt) {
-      delete this.session.slot.otp;
-      return { take: 'failed' };
-    }
-    return this.reprompt({ kind: 'authenticate', attempt: wait.attempt + 1 }, []);
-  }
-
   /** The turn's answer. */
   result(): Turn {
     const holder = this.handedTo ?? this;
@@ -851,66 +653,4 @@ export function createFrame(flow: Flow, inputs: Record<string, unknown>, session
   if (Object.keys(secure).length > 0) session.slot.vars[String(index)] = secure;
   else delete session.slot.vars[String(index)];
   return frame;
-}
-
-type InvokeBody = { action: string; input?: Record<string, unknown>; output?: Record<string, unknown>; timeout?: string | number; retries?: number };
-type TransferBody = {
-  queue?: string;
-  number?: string;
-  user?: string;
-  sip?: string;
-  flow?: string;
-  inputs?: Record<string, unknown>;
-  data?: Record<string, unknown>;
-  prompt?: PromptSpec;
-};
-type CollectBody = {
-  prompt?: PromptSpec;
-  into: string;
-  digits?: { min?: number; max?: number; length?: number; finishOnKey?: string };
-  validate?: string;
-  attempts?: number;
-  noInputPrompt?: PromptSpec;
-  noMatchPrompt?: PromptSpec;
-};
-type MenuBody = { prompt: PromptSpec; options: Record<string, string>; attempts?: number; noInputPrompt?: PromptSpec; noMatchPrompt?: PromptSpec };
-type AuthBody = { to: unknown; prompt?: PromptSpec; message?: string; digits?: number; attempts?: number; ttl?: string | number };
-
-function stripFinish(digits: string, body: object): string {
-  const key = (body as { digits?: { finishOnKey?: string } }).digits?.finishOnKey ?? '#';
-  return key !== '' && digits.endsWith(key) ? digits.slice(0, -1) : digits;
-}
-
-function sayOf(s: Speech): Command {
-  if (s.play !== undefined) return { type: 'play', url: s.play };
-  const cmd: Command = { type: 'say', text: s.text ?? '' };
-  if (s.voice) cmd.voice = s.voice;
-  if (s.language) cmd.language = s.language;
-  return cmd;
-}
-
-/** `call` as CEL sees it: every field present (empty when the provider did not say). */
-function stringMap(call: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of Object.keys(CALL_FIELDS)) {
-    const v = call[k];
-    out[k] = v === undefined || v === null ? '' : String(v);
-  }
-  return out;
-}
-
-function firstLine(error: unknown): string {
-  const m = error instanceof Error ? error.message : String(error);
-  return (m.split('\n')[0] ?? m).trim();
-}
-
-function codeOf(error: unknown): string {
-  if (error && typeof error === 'object' && 'code' in error && typeof (error as { code: unknown }).code === 'string') {
-    return (error as { code: string }).code;
-  }
-  return 'RUNTIME_ERROR';
-}
-
-function messageOf(error: unknown): string {
-  return firstLine(error);
 }

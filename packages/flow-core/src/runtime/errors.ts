@@ -1,0 +1,40 @@
+/**
+ * The typed errors of the runtime: a bug in the flows or an outage, each with a code and a
+ * message a person can act on, never a secure value.
+ */
+
+/** A flow set that cannot run: every problem with its flow, state and field. */
+export class FlowValidationError extends Error {
+  readonly code = 'FLOW_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`${problems.length} problem(s) in the flows: ${problems.slice(0, 5).join('; ')}`);
+    this.name = 'FlowValidationError';
+  }
+}
+
+/** A turn for a session the store does not hold (ended long ago, or never started). */
+export class SessionNotFoundError extends Error {
+  readonly code = 'SESSION_NOT_FOUND';
+  constructor(sessionId: string) {
+    super(`no session '${sessionId}'`);
+    this.name = 'SessionNotFoundError';
+  }
+}
+
+/** The agent is already reserved by another secure session. */
+export class AgentBusyError extends Error {
+  readonly code = 'AGENT_RESERVED';
+  constructor(agentId: string) {
+    super(`agent '${agentId}' is already reserved by another secure session`);
+    this.name = 'AgentBusyError';
+  }
+}
+
+/** Another turn of the same session won the race (another process wrote first). */
+export class ConcurrentTurnError extends Error {
+  readonly code = 'SESSION_CONFLICT';
+  constructor(sessionId: string) {
+    super(`session '${sessionId}' was updated by another turn at the same time`);
+    this.name = 'ConcurrentTurnError';
+  }
+}

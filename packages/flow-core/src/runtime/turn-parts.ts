@@ -1,0 +1,73 @@
+/**
+ * The small parts a turn is made of: the bodies of the actions as the runtime reads them,
+ * and helpers shared by the turn and its waiting states.
+ */
+import type { PromptSpec } from '../model/primitives.js';
+import { CALL_FIELDS } from '../expr/cel.js';
+import type { Wait } from './session.js';
+import type { Command, Speech } from './types.js';
+
+/** What running one state gives: a way out to take, a wait, or the end of the session. */
+export type Step = { take: string } | { wait: Wait } | { ended: true };
+
+export type InvokeBody = { action: string; input?: Record<string, unknown>; output?: Record<string, unknown>; timeout?: string | number; retries?: number };
+export type TransferBody = {
+  queue?: string;
+  number?: string;
+  user?: string;
+  sip?: string;
+  flow?: string;
+  inputs?: Record<string, unknown>;
+  data?: Record<string, unknown>;
+  prompt?: PromptSpec;
+};
+export type CollectBody = {
+  prompt?: PromptSpec;
+  into: string;
+  digits?: { min?: number; max?: number; length?: number; finishOnKey?: string };
+  validate?: string;
+  attempts?: number;
+  noInputPrompt?: PromptSpec;
+  noMatchPrompt?: PromptSpec;
+};
+export type MenuBody = { prompt: PromptSpec; options: Record<string, string>; attempts?: number; noInputPrompt?: PromptSpec; noMatchPrompt?: PromptSpec };
+export type AuthBody = { to: unknown; prompt?: PromptSpec; message?: string; digits?: number; attempts?: number; ttl?: string | number };
+
+export function stripFinish(digits: string, body: object): string {
+  const key = (body as { digits?: { finishOnKey?: string } }).digits?.finishOnKey ?? '#';
+  return key !== '' && digits.endsWith(key) ? digits.slice(0, -1) : digits;
+}
+
+export function sayOf(s: Speech): Command {
+  if (s.play !== undefined) return { type: 'play', url: s.play };
+  const cmd: Command = { type: 'say', text: s.text ?? '' };
+  if (s.voice) cmd.voice = s.voice;
+  if (s.language) cmd.language = s.language;
+  return cmd;
+}
+
+/** `call` as CEL sees it: every field present (empty when the provider did not say). */
+export function stringMap(call: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(CALL_FIELDS)) {
+    const v = call[k];
+    out[k] = v === undefined || v === null ? '' : String(v);
+  }
+  return out;
+}
+
+export function firstLine(error: unknown): string {
+  const m = error instanceof Error ? error.message : String(error);
+  return (m.split('\n')[0] ?? m).trim();
+}
+
+export function codeOf(error: unknown): string {
+  if (error && typeof error === 'object' && 'code' in error && typeof (error as { code: unknown }).code === 'string') {
+    return (error as { code: string }).code;
+  }
+  return 'RUNTIME_ERROR';
+}
+
+export function messageOf(error: unknown): string {
+  return firstLine(error);
+}
