@@ -1,10 +1,12 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts' },
+  // The framework mounts and the testing caller are subpaths: importing the adapter never loads them.
+  entry: { index: 'src/index.ts', fastify: 'src/fastify.ts', express: 'src/express.ts', testing: 'src/testing/call-simulator.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
   clean: true,
   target: 'node20',
+  external: ['fastify', 'express'],
 });

@@ -1,8 +1,9 @@
 /**
  * @callflow/adapters-twilio: runs Callflow flows behind Twilio Voice webhooks. Twilio's
  * requests become runtime events (`webhook.ts`), runtime commands become TwiML (`twiml.ts`),
- * and what Twilio only takes through its REST API goes through a port (`rest.ts`). Depends on
- * @callflow/flow-core only.
+ * and what Twilio only takes through its REST API goes through a port (`rest.ts`); agent
+ * reservations are mirrored into TaskRouter worker activities (`mirror.ts`). Depends on
+ * @callflow/flow-core and `twilio` only.
  *
  * @packageDocumentation
  */
@@ -35,11 +36,23 @@ export {
 } from './twiml.js';
 export {
   twilioRest,
+  TwilioRestError,
+  TwilioRestTimeoutError,
+  DEFAULT_REST_TIMEOUT_MS,
   type TwilioRestPort,
   type TwilioRestClient,
   type TwilioRestOptions,
   type RestCallContext,
 } from './rest.js';
+export {
+  twilioReservationMirror,
+  WorkerNotFoundError,
+  type TwilioReservationMirror,
+  type TwilioReservationMirrorOptions,
+  type TaskRouterWorkerClient,
+  type MirrorFailure,
+  type StuckWorker,
+} from './mirror.js';
 export {
   parseForm,
   signatureValid,

@@ -25,6 +25,7 @@ import {
   emptyTwiml,
   holdTwiml,
   renderTurn,
+  type RestSideEffect,
   type ReturnToAgentHook,
   type TaskRouterOptions,
 } from './twiml.js';
@@ -121,6 +122,10 @@ export interface StartSecureCallOptions {
 
 /** The Twilio webhook: mount `handleNode` or `handleFetch` under `publicBaseUrl`. */
 export interface TwilioWebhook {
+  /** The public URL the routes are mounted under (as given in the options). */
+  readonly publicBaseUrl: string;
+  /** The largest accepted body, bytes (framework mounts configure their body parsers with it). */
+  readonly maxBodyBytes: number;
   /** node:http (and anything built on it): answers the request itself. */
   handleNode(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** Fetch-style servers (Hono, Bun, Deno, workers). */
@@ -176,8 +181,14 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
 
   const actionUrl = (sessionId: string, turn: number) => `${publicBase}/voice/${encodeURIComponent(sessionId)}/${turn}`;
 
-  /** Render a turn, perform its REST side effects, and keep the CallSid pointing at the live session. */
-  async function answer(turn: Turn, nextTurnNumber: number, callSid: string | undefined): Promise<string> {
+  /**
+   * Render a turn, perform its REST side effects, and keep the CallSid pointing at the live
+   * session. An SMS that could not be sent becomes the session's `smsResult: failed` event, run
+   * as the next turn (so the flow's `authenticate` takes `failed` now instead of asking for a
+   * code that will never come); that turn is answered instead, after what the first turn said
+   * before the SMS. Once per request: a flow that asks again gets the usual Gather time-outs.
+   */
+  async function answer(turn: Turn, nextTurnNumber: number, callSid: string | undefined, feedSmsFailure = true): Promise<string> {
     const target = turn.nextSessionId ?? turn.sessionId;
     const next = actionUrl(target, nextTurnNumber);
     const rendered = renderTurn(turn.commands, {
@@ -189,18 +200,28 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       ...(options.transferCallerId !== undefined ? { transferCallerId: options.transferCallerId } : {}),
       ...(options.returnToAgent ? { returnToAgent: options.returnToAgent } : {}),
     });
+    let smsFailed: RestSideEffect | undefined;
     if (callSid !== undefined && !turn.replayed) {
       for (const effect of rendered.sideEffects) {
         if (!options.rest) {
           report({ code: 'REST_NOT_CONFIGURED', message: `${effect.type} skipped: no REST port configured`, sessionId: target });
+          if (effect.type === 'sendSms') smsFailed ??= effect;
           continue;
         }
         try {
           await options.rest.perform(effect, { callSid, sessionId: target });
         } catch (error) {
           report({ ...problemOf(error, target), code: `REST_${effect.type.toUpperCase()}_FAILED` });
+          if (effect.type === 'sendSms') smsFailed ??= effect;
         }
       }
+    }
+    if (smsFailed && feedSmsFailure && callSid !== undefined && turn.status === 'waiting') {
+      const failed = await runtime.handle(target, { type: 'smsResult', status: 'failed' }, { requestId: String(nextTurnNumber) });
+      // What was said before the SMS still stands; what came after it ("we have sent you a code") does not.
+      const at = turn.commands.indexOf(smsFailed);
+      const before = turn.commands.slice(0, Math.max(at, 0)).filter((c) => !isRestSideEffect(c));
+      return answer({ ...failed, commands: [...before, ...failed.commands] }, nextTurnNumber + 1, callSid, false);
     }
     if (callSid !== undefined) {
       if (turn.status === 'ended' && turn.nextSessionId === undefined) await calls.delete(callSid);
@@ -314,6 +335,8 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   }
 
   return {
+    publicBaseUrl: options.publicBaseUrl,
+    maxBodyBytes: limit,
     handle,
     async handleNode(req, res) {
       let response: WebhookResponse;
@@ -364,6 +387,11 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       return { sessionId: turn.sessionId, twiml };
     },
   };
+}
+
+/** A command performed through the REST port rather than written as TwiML. */
+function isRestSideEffect(command: Turn['commands'][number]): boolean {
+  return command.type === 'pauseRecording' || command.type === 'resumeRecording' || command.type === 'sendSms';
 }
 
 /** The event a Gather or Dial action carries. */

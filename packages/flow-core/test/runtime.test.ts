@@ -129,6 +129,18 @@ describe('secure flow with the agent reserved', () => {
     expect(s.emitted).toContainEqual(expect.objectContaining({ name: 'reservation.released', reason: 'expired' }));
   });
 
+  it('reports a mirror that fails while sweeping as an error event', async () => {
+    const s = setup({
+      reservationLeaseMs: 1_000,
+      reservationMirror: { reserved: async () => {}, released: async () => { throw new Error('TaskRouter unavailable'); } },
+    });
+    await agentPayment(s);
+    s.clock.advance(1_001);
+    await s.runtime.sweep();
+    expect(s.emitted).toContainEqual(expect.objectContaining({ name: 'error', code: 'MIRROR_FAILED' }));
+    expect(await s.runtime.isReserved('agent-7')).toBe(false);
+  });
+
   it('releases every reservation on shutdown', async () => {
     const s = setup();
     await agentPayment(s);

@@ -248,7 +248,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
       released++;
       this.emitFor(h.sessionId, h.flow, this.baseRedactor, 'reservation.released', { agentId, reason: 'expired' });
       const reservation = { agentId, sessionId: h.sessionId, token: h.token, reservedAt: 0, expiresAt: h.expiresAt };
-      await this.mirror?.released(reservation, 'expired').catch(() => undefined);
+      await this.mirror?.released(reservation, 'expired').catch((error: unknown) => this.mirrorFailed(h.sessionId, h.flow, error));
     }
     return released;
   }
@@ -259,7 +259,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
       await this.reservations.release(agentId, h.token).catch(() => false);
       this.emitFor(h.sessionId, h.flow, this.baseRedactor, 'reservation.released', { agentId, reason: 'shutdown' });
       const reservation = { agentId, sessionId: h.sessionId, token: h.token, reservedAt: 0, expiresAt: h.expiresAt };
-      await this.mirror?.released(reservation, 'shutdown').catch(() => undefined);
+      await this.mirror?.released(reservation, 'shutdown').catch((error: unknown) => this.mirrorFailed(h.sessionId, h.flow, error));
     }
   }
 
@@ -415,6 +415,11 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     if (this.events.listenerCount(name) === 0) return;
     const full = redactor.redact({ sessionId, flow, at: this.clock.now(), ...payload }) as unknown as RuntimeEventMap[K];
     (this.events.emit as (n: K, p: RuntimeEventMap[K]) => boolean)(name, full);
+  }
+
+  /** A mirror call outside a turn failed: say so (the turn-less twin of mirrorSafely). */
+  private mirrorFailed(sessionId: string, flow: string, error: unknown): void {
+    this.emitFor(sessionId, flow, this.baseRedactor, 'error', { code: 'MIRROR_FAILED', message: error instanceof Error ? error.message : String(error) });
   }
 
   private async mirrorSafely(fn: () => Promise<void> | undefined, runner: TurnRunner): Promise<void> {

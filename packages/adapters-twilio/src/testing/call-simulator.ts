@@ -1,0 +1,260 @@
+/**
+ * A small Twilio-like caller for tests and the demo (`@callflow/adapters-twilio/testing`): it POSTs form-encoded requests with Twilio's parameter
+ * names, signs them with X-Twilio-Signature (twilio's own `getExpectedTwilioSignature`),
+ * parses the TwiML it gets back, and follows it as Twilio would: says are heard, a Gather is
+ * answered with the next scripted input (or an empty result), a Dial action with a scripted
+ * DialCallStatus, a Redirect is followed, and a status callback ends the call.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import twilio from 'twilio';
+import type { TwilioWebhook } from '../webhook.js';
+
+// ---- a tiny XML reader (testing only: TwiML is small, flat and well-formed) ----
+
+/** An element of a parsed TwiML document. */
+export interface XmlNode {
+  name: string;
+  attrs: Record<string, string>;
+  children: XmlNode[];
+  text: string;
+}
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function decode(s: string): string {
+  return s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, e: string) => {
+    if (e[0] === '#') return String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+    return ENTITIES[e] ?? whole;
+  });
+}
+
+/** Parse a TwiML document; throws on anything that is not well-formed. */
+export function parseTwiml(xml: string): XmlNode {
+  const body = xml.replace(/^\s*<\?xml[^?]*\?>/, '');
+  const root: XmlNode = { name: '#root', attrs: {}, children: [], text: '' };
+  const stack: XmlNode[] = [root];
+  const token = /<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*"[^"]*")*)\s*(\/?)>|([^<]+)/gy;
+  let match: RegExpExecArray | null;
+  let at = 0;
+  while (at < body.length) {
+    token.lastIndex = at;
+    match = token.exec(body);
+    if (!match) throw new Error(`not well-formed TwiML at ${at}: ${body.slice(at, at + 40)}`);
+    at = token.lastIndex;
+    const [, closing, name, attrText, selfClosing, text] = match;
+    const top = stack[stack.length - 1]!;
+    if (text !== undefined) {
+      if (text.trim() !== '') top.text += decode(text);
+      continue;
+    }
+    if (closing) {
+      if (top.name !== name) throw new Error(`</${name}> closes <${top.name}>`);
+      stack.pop();
+      continue;
+    }
+    const attrs: Record<string, string> = {};
+    for (const a of (attrText ?? '').matchAll(/([\w:.-]+)\s*=\s*"([^"]*)"/g)) attrs[a[1]!] = decode(a[2]!);
+    const node: XmlNode = { name: name!, attrs, children: [], text: '' };
+    top.children.push(node);
+    if (!selfClosing) stack.push(node);
+  }
+  if (stack.length !== 1) throw new Error(`unclosed <${stack[stack.length - 1]!.name}>`);
+  const response = root.children[0];
+  if (!response || response.name !== 'Response' || root.children.length !== 1) throw new Error('TwiML must be one <Response>');
+  return response;
+}
+
+// ---- HTTP ----
+
+/** A node:http server on 127.0.0.1 with an ephemeral port, running the webhook. */
+export async function listen(make: (baseUrl: string) => TwilioWebhook): Promise<{ server: Server; baseUrl: string; webhook: TwilioWebhook; close(): Promise<void> }> {
+  let webhook: TwilioWebhook | undefined;
+  const server = createServer((req, res) => {
+    void webhook!.handleNode(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const baseUrl = `http://127.0.0.1:${port}/twilio`;
+  webhook = make(baseUrl);
+  return {
+    server,
+    baseUrl,
+    webhook,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** An HTTP answer as the simulator got it. */
+export interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
+/** How a request is signed: properly, not at all, or with a wrong key. */
+export type Signing = 'valid' | 'none' | 'forged';
+
+/** POST a form as Twilio does, signed with `authToken`. */
+export async function postForm(url: string, params: Record<string, string>, authToken: string, signing: Signing = 'valid'): Promise<HttpAnswer> {
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'TwilioProxy/1.1' };
+  if (signing !== 'none') {
+    headers['x-twilio-signature'] = twilio.getExpectedTwilioSignature(signing === 'forged' ? `${authToken}-not` : authToken, url, params);
+  }
+  const response = await fetch(url, { method: 'POST', headers, body: new URLSearchParams(params).toString() });
+  return { status: response.status, body: await response.text() };
+}
+
+// ---- the caller ----
+
+/**
+ * One scripted answer: digits for a Gather, `{ secure }` digits for a Gather that the transcript
+ * shows as `[secure]` (a card number, a CVV), `noInput`, or a DialCallStatus for a Dial.
+ */
+export type CallerInput = string | { secure: string } | { noInput: true } | { dial: 'completed' | 'busy' | 'no-answer' | 'failed' | 'canceled' };
+
+/** How the caller follows a call. */
+export interface FollowOptions {
+  /** At a Gather with no scripted input left, hang up (status callback) instead of failing. */
+  hangUpWhenOutOfInput?: boolean;
+  /** Told each transcript line as it happens (for printing a live conversation). */
+  onLine?: (line: string) => void;
+}
+
+/** What happened on a simulated call. */
+export interface CallRecord {
+  /** Every verb run, in order: `say: text`, `gather`, `dial number +1...`, `hangup`, ... */
+  transcript: string[];
+  /** Every TwiML document received. */
+  documents: XmlNode[];
+  /** Every response body, raw (to search for what must not be there). */
+  bodies: string[];
+  /** How the call ended on Twilio's side. */
+  outcome: 'hangup' | 'enqueued' | 'bridged' | 'caller-hung-up' | 'document-ended';
+  /** The last document's last verb. */
+  last?: XmlNode;
+}
+
+/** A Twilio-like caller on one CallSid. */
+export class CallSimulator {
+  readonly callSid: string;
+  private readonly base: Record<string, string>;
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly authToken: string,
+    call: { from: string; to: string; callSid?: string },
+  ) {
+    this.callSid = call.callSid ?? `CA${Math.random().toString(16).slice(2).padEnd(32, '0').slice(0, 32)}`;
+    this.base = {
+      AccountSid: 'AC00000000000000000000000000000000',
+      ApiVersion: '2010-04-01',
+      CallSid: this.callSid,
+      From: call.from,
+      Caller: call.from,
+      To: call.to,
+      Called: call.to,
+      Direction: 'inbound',
+    };
+  }
+
+  /** POST with the call's parameters (plus `extra`) to an absolute URL or a path under the base. */
+  post(urlOrPath: string, extra: Record<string, string> = {}, signing: Signing = 'valid'): Promise<HttpAnswer> {
+    const url = urlOrPath.startsWith('http') ? urlOrPath : `${this.baseUrl}${urlOrPath}`;
+    return postForm(url, { ...this.base, CallStatus: 'in-progress', ...extra }, this.authToken, signing);
+  }
+
+  /** Twilio's call status callback. */
+  status(callStatus: 'completed' | 'busy' | 'failed' | 'no-answer' | 'canceled'): Promise<HttpAnswer> {
+    return postForm(`${this.baseUrl}/status`, { ...this.base, CallStatus: callStatus, CallDuration: '42' }, this.authToken);
+  }
+
+  /** Dial in (POST /voice) and follow the TwiML with the scripted inputs. */
+  async dialIn(inputs: CallerInput[], options: FollowOptions = {}): Promise<CallRecord> {
+    const first = await this.post('/voice');
+    return this.follow(first, inputs, options);
+  }
+
+  /** Follow a TwiML answer (e.g. one given to Twilio through the REST API) with the scripted inputs. */
+  async follow(first: HttpAnswer, inputs: CallerInput[], options: FollowOptions = {}): Promise<CallRecord> {
+    const record: CallRecord = { transcript: [], documents: [], bodies: [], outcome: 'document-ended' };
+    const queue = [...inputs];
+    let answer = first;
+    for (let hops = 0; hops < 100; hops++) {
+      if (answer.status !== 200) throw new Error(`webhook answered ${answer.status}: ${answer.body}`);
+      record.bodies.push(answer.body);
+      const doc = parseTwiml(answer.body);
+      record.documents.push(doc);
+      const next = await this.run(doc, queue, record, options);
+      if (!next) {
+        if (record.outcome !== 'caller-hung-up') await this.status('completed');
+        return record;
+      }
+      answer = next;
+    }
+    throw new Error('the call did not end after 100 documents');
+  }
+
+  /** Run one document; the next answer, or undefined when the call ended. */
+  private async run(doc: XmlNode, queue: CallerInput[], record: CallRecord, options: FollowOptions): Promise<HttpAnswer | undefined> {
+    const note = (line: string) => {
+      record.transcript.push(line);
+      options.onLine?.(line);
+    };
+    for (const verb of doc.children) {
+      record.last = verb;
+      switch (verb.name) {
+        case 'Say':
+          note(`say: ${verb.text}`);
+          break;
+        case 'Play':
+          note(`play: ${verb.text}`);
+          break;
+        case 'Pause':
+          note('pause');
+          break;
+        case 'Gather': {
+          for (const inner of verb.children) note(`${inner.name.toLowerCase()}: ${inner.text}`);
+          const input = queue.shift();
+          if (input === undefined) {
+            if (!options.hangUpWhenOutOfInput) throw new Error('the script ran out of inputs at a Gather');
+            record.outcome = 'caller-hung-up';
+            await this.status('completed');
+            return undefined;
+          }
+          if (typeof input === 'object' && 'dial' in input) throw new Error('a Gather got a dial status');
+          const digits = typeof input === 'string' ? input : 'secure' in input ? input.secure : undefined;
+          note(typeof input === 'string' ? `keys: ${input}` : digits !== undefined ? 'keys: [secure]' : 'keys nothing');
+          const extra: Record<string, string> = digits !== undefined ? { Digits: digits, FinishedOnKey: '' } : {};
+          return this.post(verb.attrs.action!, extra);
+        }
+        case 'Dial': {
+          const target = verb.children.map((c) => `${c.name.toLowerCase()} ${c.text || (c.children.find((x) => x.name === 'Identity')?.text ?? '')}`).join(', ');
+          note(`dial ${target}${verb.attrs.callerId ? ` from ${verb.attrs.callerId}` : ''}`);
+          if (!verb.attrs.action) {
+            record.outcome = 'bridged';
+            return undefined;
+          }
+          const input = queue.shift();
+          if (input === undefined || typeof input !== 'object' || !('dial' in input)) throw new Error('a Dial needs a scripted dial status');
+          note(`dial status: ${input.dial}`);
+          return this.post(verb.attrs.action, { DialCallStatus: input.dial, DialCallSid: 'CA' + 'd'.repeat(32), DialCallDuration: '30' });
+        }
+        case 'Enqueue':
+          note(`enqueue ${verb.attrs.workflowSid ?? verb.text}`);
+          record.outcome = 'enqueued';
+          return undefined;
+        case 'Redirect':
+          note('redirect');
+          return this.post(verb.text);
+        case 'Hangup':
+          note('hangup');
+          record.outcome = 'hangup';
+          return undefined;
+        default:
+          throw new Error(`the simulator does not know <${verb.name}>`);
+      }
+    }
+    record.outcome = 'document-ended';
+    return undefined;
+  }
+}
