@@ -261,30 +261,42 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
 
   /** A Gather or Dial action: the caller's answer to turn `turnNumber - 1`, as turn `turnNumber`. */
   async function callback(sessionId: string, turnNumber: number, params: FormParams, wait: boolean): Promise<WebhookResponse> {
-    const view = await runtime.inspect(sessionId);
-    if (!view) {
-      report({ code: 'SESSION_NOT_FOUND', message: 'a callback for a session that is not stored', sessionId });
-      return xml(apologyTwiml(apology));
-    }
     const callSid = param(params, 'CallSid');
-    const last = view.lastRequestId !== undefined ? Number(view.lastRequestId) : undefined;
-    // Late (an earlier turn's callback after a later one ran) or a wait that has been
-    // overtaken: give the current wait again by replaying the last turn; nothing runs.
-    if (last !== undefined && (turnNumber < last || (wait && turnNumber <= last))) {
-      const replay = await runtime.handle(sessionId, { type: 'noInput' }, { requestId: String(last) });
-      return xml(await answer(replay, last + 1, callSid));
-    }
-    if (wait) {
-      if (view.status === 'ended') return xml(apologyTwiml(apology));
-      return xml(holdTwiml(`${actionUrl(sessionId, turnNumber)}/wait`));
-    }
+    if (wait) return waitCallback(sessionId, turnNumber, callSid);
     if (callSid !== undefined) {
       const known = await calls.get(callSid);
       // The call is past its first turn: a retried new-call webhook must not restart it.
       if (known?.startTwiml !== undefined) await calls.set(callSid, { sessionId: known.sessionId });
     }
-    const turn = await runtime.handle(sessionId, eventOf(params), { requestId: String(turnNumber) });
-    return xml(await answer(turn, turnNumber + 1, callSid));
+    let turn: Turn;
+    try {
+      // The turn number is both the request's id (a repeat is replayed) and its order (a
+      // late callback, older than the last turn answered, gets the current wait again).
+      turn = await runtime.handle(sessionId, eventOf(params), { requestId: String(turnNumber), requestOrder: turnNumber });
+    } catch (error) {
+      if ((error as { code?: string } | null)?.code === 'SESSION_NOT_FOUND') {
+        report({ code: 'SESSION_NOT_FOUND', message: 'a callback for a session that is not stored', sessionId });
+        return xml(apologyTwiml(apology));
+      }
+      throw error;
+    }
+    return xml(await answer(turn, (turn.requestOrder ?? turnNumber) + 1, callSid));
+  }
+
+  /** A hold's Redirect came back: answer the current wait again, or hold on. */
+  async function waitCallback(sessionId: string, turnNumber: number, callSid: string | undefined): Promise<WebhookResponse> {
+    const view = await runtime.inspect(sessionId);
+    if (!view) {
+      report({ code: 'SESSION_NOT_FOUND', message: 'a callback for a session that is not stored', sessionId });
+      return xml(apologyTwiml(apology));
+    }
+    const last = view.lastRequestId !== undefined ? Number(view.lastRequestId) : undefined;
+    if (last !== undefined && turnNumber <= last) {
+      const replay = await runtime.handle(sessionId, { type: 'noInput' }, { requestId: String(last) });
+      return xml(await answer(replay, last + 1, callSid));
+    }
+    if (view.status === 'ended') return xml(apologyTwiml(apology));
+    return xml(holdTwiml(`${actionUrl(sessionId, turnNumber)}/wait`));
   }
 
   async function statusCallback(params: FormParams): Promise<WebhookResponse> {

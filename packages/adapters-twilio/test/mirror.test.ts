@@ -152,12 +152,12 @@ describe('twilioReservationMirror failures', () => {
     expect(mirror.stuck()).toEqual([]);
   });
 
-  it('reports a failed release during sweep through onFailure (the runtime swallows it there)', async () => {
+  it('reports a failed release during sweep through onFailure and as a runtime error event', async () => {
     await startPayment();
     standIn.hang({ path: WORKER_PATH });
     clock.advance(LEASE_MS + 1);
     expect(await runtime.sweep()).toBe(1);
-    expect(errors).toEqual([]); // sweep() emits no error event for a mirror failure
+    expect(errors).toEqual([expect.objectContaining({ code: 'MIRROR_FAILED' })]);
     expect(failures).toEqual([expect.objectContaining({ code: 'TWILIO_REST_TIMEOUT', move: 'release', reason: 'expired' })]);
     expect(mirror.stuck().map((s) => s.agentId)).toEqual(['agent-42']);
   });

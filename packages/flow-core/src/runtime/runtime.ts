@@ -84,6 +84,12 @@ export interface SecureSessionOptions {
 export interface HandleOptions {
   /** Identifies the provider request: a repeat of the last one gets the same turn back. */
   requestId?: string;
+  /**
+   * The order of the request among the session's requests (e.g. the turn number an adapter
+   * put in the callback URL). A request older than the last one answered is late: it gets
+   * the last turn again (`replayed`, `late`), and nothing runs.
+   */
+  requestOrder?: number;
 }
 
 /** A session as `inspect` shows it: redacted, secure slot left out. */
@@ -216,12 +222,13 @@ class CallflowRuntime implements Runtime, RuntimeContext {
       const stored = await this.store.get(sessionId);
       if (!stored) throw new SessionNotFoundError(sessionId);
       const live = deserializeSession(stored.value, stored.version, this.secrets);
-      const replay = this.replayOf(live, options.requestId);
+      const replay = this.replayOf(live, options.requestId, options.requestOrder);
       if (replay) return replay;
       const runner = new TurnRunner(this, live, this.redactorFor(live));
       if (live.record.status === 'ended') return runner.result();
       live.record.turns++;
       if (options.requestId !== undefined) runner.requestId = options.requestId;
+      if (options.requestOrder !== undefined) runner.requestOrder = options.requestOrder;
       const agent = live.record.agent;
       if (agent && agent.expiresAt <= this.clock.now()) await this.release(runner, 'expired');
       try {
@@ -366,11 +373,14 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   }
 
   /** The stored answer to a repeated request, if this is one. */
-  private replayOf(live: LiveSession, requestId: string | undefined): Turn | undefined {
+  private replayOf(live: LiveSession, requestId: string | undefined, order: number | undefined): Turn | undefined {
     const r = live.record;
-    if (requestId === undefined || r.lastRequestId !== requestId || !r.replay) return undefined;
+    if (!r.replay) return undefined;
+    const repeat = requestId !== undefined && r.lastRequestId === requestId;
+    const late = !repeat && order !== undefined && r.lastRequestOrder !== undefined && order < r.lastRequestOrder;
+    if (!repeat && !late) return undefined;
     try {
-      return { ...open<Turn>(r.replay, this.secrets), replayed: true };
+      return { ...open<Turn>(r.replay, this.secrets), replayed: true, ...(late ? { late: true } : {}) };
     } catch {
       return undefined;
     }
@@ -379,11 +389,13 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   private async complete(runner: TurnRunner): Promise<Turn> {
     runner.persistCursor();
     const turn = runner.result();
+    if (runner.requestOrder !== undefined) turn.requestOrder = runner.requestOrder;
     if (runner.requestId !== undefined) {
       // Kept sealed for a repeat of this request. Once the session has ended its secure values
       // are wiped, so a replay of the last turn leaves out what was secure in it.
       const keep = turn.status === 'ended' ? { ...turn, commands: turn.commands.filter((c) => !isSecureCommand(c)) } : turn;
       runner.session.record.lastRequestId = runner.requestId;
+      if (runner.requestOrder !== undefined) runner.session.record.lastRequestOrder = runner.requestOrder;
       runner.session.record.replay = seal(keep, this.secrets);
     }
     await this.save(runner.session);

@@ -64,6 +64,7 @@ export interface SessionRecord {
   end?: SessionEnd;
   /** The request the last turn answered, and that turn, sealed (see Runtime.handle). */
   lastRequestId?: string;
+  lastRequestOrder?: number;
   replay?: Sealed;
 }
 

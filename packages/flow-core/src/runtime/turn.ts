@@ -32,6 +32,8 @@ export class TurnRunner {
   nextSessionId: string | undefined;
   /** The provider request this turn answers (for replays of a repeated request). */
   requestId: string | undefined;
+  /** Its order among the session's requests (a late request is answered by a replay). */
+  requestOrder: number | undefined;
   /** The session that holds the call at the end of the turn (this one, or one it handed on to). */
   handedTo: TurnRunner | undefined;
   private cursor: MachineCursor;

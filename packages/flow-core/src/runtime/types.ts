@@ -105,4 +105,8 @@ export interface Turn {
   end?: SessionEnd;
   /** This is the stored answer to a repeated request: nothing ran. */
   replayed?: boolean;
+  /** The request was older than the last one answered (a late callback). */
+  late?: boolean;
+  /** The order of the request this turn answered (see HandleOptions.requestOrder). */
+  requestOrder?: number;
 }

@@ -58,12 +58,32 @@ function decodeKey(text: string): Uint8Array {
   return Buffer.from(text, 'base64');
 }
 
+// IVs come from a pool of CSPRNG bytes, refilled 4 KiB at a time: one system call per ~340
+// seals instead of one per seal (it showed in profiles of busy webhooks). Each IV is 96 fresh
+// random bits, used once.
+const IV_BYTES = 12;
+const POOL_BYTES = IV_BYTES * 341;
+let ivPool = Buffer.alloc(0);
+let ivOffset = POOL_BYTES;
+
+function nextIv(): Buffer {
+  if (ivOffset + IV_BYTES > ivPool.length) {
+    ivPool = randomBytes(POOL_BYTES);
+    ivOffset = 0;
+  }
+  const iv = Buffer.from(ivPool.subarray(ivOffset, ivOffset + IV_BYTES));
+  // Never reuse: the bytes handed out are zeroed in the pool.
+  ivPool.fill(0, ivOffset, ivOffset + IV_BYTES);
+  ivOffset += IV_BYTES;
+  return iv;
+}
+
 /** Seal a JSON-able value with the current key. */
 export function seal(value: unknown, secrets: SecretsProvider): Sealed {
   const kid = secrets.currentKeyId();
   const key = secrets.key(kid);
   if (!key) throw new SecretsError('SECRETS_NO_KEY', `no key for id '${kid}'`);
-  const iv = randomBytes(12);
+  const iv = nextIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(`callflow:v1:${kid}`));
   const ct = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
