@@ -4,44 +4,22 @@
  * passing and failing test files, malformed ones (reported with line:column), coverage
  * gating with --min-coverage, --format json, no test files (exit 2), and the examples.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { examplesRoot } from './example-projects.js';
 import { PACKAGE_ROOT } from './golden.js';
+import { CLI, callflow as run, expectNoStackTrace, type Run } from './cli-helpers.js';
 
 // Every test starts node processes; a loaded CI machine can take seconds for each.
 vi.setConfig({ testTimeout: 60_000 });
 
-const CLI = join(PACKAGE_ROOT, 'dist', 'cli.js');
 const FIXTURES = join(PACKAGE_ROOT, 'test', 'fixtures', 'flow-tests');
 const REPO_ROOT = join(examplesRoot, '..');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-function callflow(args: string[], cwd = FIXTURES): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { cwd, env: { ...process.env, NO_COLOR: '' }, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const callflow = (args: string[], cwd = FIXTURES): Promise<Run> => run(args, { cwd });
 
-function expectNoStackTrace(run: Run): void {
-  expect(run.stderr).not.toMatch(/\n\s+at /);
-  expect(run.stdout).not.toMatch(/\n\s+at [^\n]*:\d+:\d+/);
-}
 
 interface Coverage {
   flow: string;

@@ -5,18 +5,16 @@
  * format, inputs, mocks, flow inputs, exit codes 0 / 1 / 2, the interactive mode with piped
  * stdin, and that no secure value keyed in ever reaches stdout or stderr.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { examplesRoot } from './example-projects.js';
-import { PACKAGE_ROOT } from './golden.js';
+import { CLI, callflow as run, expectNoStackTrace, type Run } from './cli-helpers.js';
 
 // Every test starts node processes; a loaded CI machine can take seconds for each.
 vi.setConfig({ testTimeout: 60_000 });
 
-const CLI = join(PACKAGE_ROOT, 'dist', 'cli.js');
 const AGENT_PAYMENT = join(examplesRoot, 'agent-card-payment', 'agent-card-payment.yaml');
 const MASKED_CALLBACK = join(examplesRoot, 'masked-callback', 'masked-callback.yaml');
 const PROTECTED = join(examplesRoot, 'protected-identity', 'protected-identity.yaml');
@@ -26,32 +24,9 @@ const BILLING_LINE = join(examplesRoot, 'self-service-payment', 'billing-line.ya
 const CARD = '4111111111111111';
 const CARD_2 = '4916338506082832';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-function callflow(args: string[], options: { cwd?: string; stdin?: string } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [CLI, ...args],
-      { cwd: options.cwd ?? PACKAGE_ROOT, env: { ...process.env, NO_COLOR: '' }, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    child.stdin?.end(options.stdin ?? '');
-  });
-}
+const callflow = run;
 
-/** No output of the CLI may ever be a stack trace. */
-function expectNoStackTrace(run: Run): void {
-  expect(run.stderr).not.toMatch(/\n\s+at /);
-  expect(run.stdout).not.toMatch(/\n\s+at [^\n]*:\d+:\d+/);
-}
 
 /** No secure value keyed in may appear anywhere the CLI writes. */
 function expectNoSecrets(run: Run, ...secrets: string[]): void {

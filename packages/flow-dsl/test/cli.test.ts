@@ -3,46 +3,23 @@
  * process (build first: `npx tsup`). Covers every exit code and option, and inputs that
  * must give a clear message rather than a stack trace.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { getConfigSchema, getFlowSchema } from '../src/index.js';
 import { PACKAGE_ROOT } from './golden.js';
+import { CLI, callflow as run, expectNoStackTrace } from './cli-helpers.js';
 
 // Every test starts node processes; a loaded CI machine can take seconds for each.
 vi.setConfig({ testTimeout: 60_000 });
 
-const CLI = join(PACKAGE_ROOT, 'dist', 'cli.js');
 const FIXTURES = join(PACKAGE_ROOT, 'test', 'fixtures', 'cli');
 const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-function callflow(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { cwd: options.cwd ?? PACKAGE_ROOT, env: { ...process.env, NO_COLOR: '', ...options.env }, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const callflow = run;
 
-/** No output of the CLI may ever be a stack trace. */
-function expectNoStackTrace(run: Run): void {
-  expect(run.stderr).not.toMatch(/\n\s+at /);
-  expect(run.stdout).not.toMatch(/\n\s+at [^\n]*:\d+:\d+/);
-}
 
 const CLEAN = `flow: hello
 kind: inbound
