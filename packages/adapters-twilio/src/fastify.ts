@@ -20,9 +20,9 @@ export type CallflowTwilioFastifyOptions = WebhookSource;
 
 const FORM = 'application/x-www-form-urlencoded';
 /** The routes below the prefix, as documented in docs/adapters-twilio.md. */
-const ROUTES = ['/voice', '/voice/:sessionId/:turn', '/voice/:sessionId/:turn/wait', '/status'];
+const ROUTES = ['/voice', '/voice/:sessionId/:turn', '/voice/:sessionId/:turn/wait', '/status', '/fallback'];
 
-/** Fastify plugin serving the Twilio Voice webhook routes (`POST /voice`, `/voice/:sessionId/:turn[/wait]`, `/status`). */
+/** Fastify plugin serving the Twilio Voice webhook routes (`POST /voice`, `/voice/:sessionId/:turn[/wait]`, `/status`, `/fallback`). */
 export const callflowTwilio: FastifyPluginAsync<CallflowTwilioFastifyOptions> = async (fastify, options) => {
   const { webhook, basePath, maxBodyBytes } = mountOf(options);
   // Twilio signs the URL it calls: routes mounted elsewhere would answer 403 to every request.

@@ -25,7 +25,10 @@ export {
 export {
   renderTurn,
   apologyTwiml,
+  failSafeTwiml,
   DEFAULT_APOLOGY,
+  DEFAULT_FALLBACK_APOLOGY,
+  type FailSafeTarget,
   type RenderedTurn,
   type RestSideEffect,
   type ReturnToAgentCommand,

@@ -145,6 +145,50 @@ export function apologyTwiml(text: string = DEFAULT_APOLOGY): string {
   return response.toString();
 }
 
+/** Said before the fail-safe transfer (`fallbackQueue` / `fallbackNumber`). */
+export const DEFAULT_FALLBACK_APOLOGY = 'Sorry, something went wrong. Please hold while we put you through to an advisor.';
+
+/** Where the fail-safe document sends a call that cannot go on: a queue, a number, or nowhere (hang up). */
+export interface FailSafeTarget {
+  /** `<Enqueue>` the caller here (through `taskRouter`'s workflow when one is configured). */
+  queue?: string;
+  /** Otherwise `<Dial>` this number (E.164). */
+  number?: string;
+  /** Caller id for the `<Dial>` (Twilio's default otherwise). */
+  callerId?: string;
+  taskRouter?: TaskRouterOptions;
+  /** Said before hanging up (no target). */
+  apology?: string;
+  /** Said before the transfer. */
+  transferApology?: string;
+}
+
+/**
+ * The fail-safe document: what a call that cannot go on is answered (the fallback URL, a store
+ * outage, any unexpected failure). An apology, then the fallback transfer when one is
+ * configured, else `<Hangup/>`. Built from configuration only: no request value, no session
+ * data, so a protected caller's details cannot reach it. The TaskRouter task carries
+ * `{ queue, fallback: true }` and nothing else.
+ */
+export function failSafeTwiml(target: FailSafeTarget = {}): string {
+  const response = new VoiceResponse();
+  if (target.queue !== undefined) {
+    say(response, { text: target.transferApology ?? DEFAULT_FALLBACK_APOLOGY });
+    const workflowSid = target.taskRouter
+      ? (target.taskRouter.workflowSidByQueue?.[target.queue] ?? target.taskRouter.workflowSid)
+      : undefined;
+    if (workflowSid !== undefined) response.enqueue({ workflowSid }).task(JSON.stringify({ queue: target.queue, fallback: true }));
+    else response.enqueue(target.queue);
+  } else if (target.number !== undefined) {
+    say(response, { text: target.transferApology ?? DEFAULT_FALLBACK_APOLOGY });
+    response.dial(target.callerId !== undefined ? { callerId: target.callerId } : {}).number(target.number);
+  } else {
+    say(response, { text: target.apology ?? DEFAULT_APOLOGY });
+    response.hangup();
+  }
+  return response.toString();
+}
+
 /** A `<Pause>` then a `<Redirect>` back to `url`: a waiting session asked again later. */
 export function holdTwiml(url: string): string {
   const response = new VoiceResponse();

@@ -21,8 +21,8 @@ import {
 import type { TwilioRestPort } from './rest.js';
 import {
   DEFAULT_APOLOGY,
-  apologyTwiml,
   emptyTwiml,
+  failSafeTwiml,
   holdTwiml,
   renderTurn,
   type RestSideEffect,
@@ -101,8 +101,18 @@ export interface TwilioWebhookOptions {
   calls?: CallRegistry;
   /** Largest accepted body, bytes (default 64 KiB). */
   maxBodyBytes?: number;
-  /** Spoken before hanging up when a call cannot go on. */
+  /** Spoken before hanging up when a call cannot go on (and no fallback transfer is configured). */
   apology?: string;
+  /**
+   * Where a call that cannot go on is put through — the fallback URL (`POST /fallback`), a session
+   * store outage, any unexpected failure: this queue (`<Enqueue>`, through `taskRouter` when
+   * configured). Without it and without `fallbackNumber`: an apology and `<Hangup/>`.
+   */
+  fallbackQueue?: string;
+  /** Instead of a queue: `<Dial>` this number (E.164; `transferCallerId` as caller id). */
+  fallbackNumber?: string;
+  /** Spoken before the fallback transfer. */
+  fallbackApology?: string;
   /** Told about every problem (redacted: codes and runtime messages, no request values). */
   onProblem?: (problem: WebhookProblem) => void;
 }
@@ -142,6 +152,7 @@ export interface TwilioWebhook {
 const XML = 'text/xml; charset=utf-8';
 const TERMINAL_CALL_STATUSES = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const E164 = /^\+[1-9]\d{6,14}$/;
 const DIAL_STATUS: Record<string, Extract<CallEvent, { type: 'connectResult' }>['status']> = {
   completed: 'completed',
   answered: 'completed',
@@ -161,8 +172,28 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   const calls = options.calls ?? new MemoryCallRegistry();
   const limit = options.maxBodyBytes ?? 64 * 1024;
   const apology = options.apology ?? DEFAULT_APOLOGY;
+  if (options.fallbackQueue !== undefined && options.fallbackNumber !== undefined) {
+    throw new TypeError('createTwilioWebhook: give fallbackQueue or fallbackNumber, not both');
+  }
+  if (options.fallbackQueue !== undefined && options.fallbackQueue.trim() === '') {
+    throw new TypeError('createTwilioWebhook: fallbackQueue is empty');
+  }
+  if (options.fallbackNumber !== undefined && !E164.test(options.fallbackNumber)) {
+    throw new TypeError('createTwilioWebhook: fallbackNumber must be an E.164 number (+15555550100)');
+  }
+  // Built from configuration only, once: it reads no request, no session and no store.
+  const failSafeDocument = failSafeTwiml({
+    apology,
+    ...(options.fallbackApology !== undefined ? { transferApology: options.fallbackApology } : {}),
+    ...(options.fallbackQueue !== undefined ? { queue: options.fallbackQueue } : {}),
+    ...(options.fallbackNumber !== undefined ? { number: options.fallbackNumber } : {}),
+    ...(options.transferCallerId !== undefined ? { callerId: options.transferCallerId } : {}),
+    ...(options.taskRouter ? { taskRouter: options.taskRouter } : {}),
+  });
 
   const xml = (body: string, status = 200): WebhookResponse => ({ status, contentType: XML, body });
+  /** The answer to a call that cannot go on: an apology, then the fallback transfer or a hang-up. */
+  const failSafe = (): WebhookResponse => xml(failSafeDocument);
   const text = (status: number, body: string): WebhookResponse => ({ status, contentType: 'text/plain; charset=utf-8', body });
   const report = (problem: WebhookProblem) => {
     try {
@@ -175,7 +206,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     const e = error as { code?: unknown; message?: unknown; name?: unknown };
     const code = typeof e?.code === 'string' ? e.code : 'INTERNAL';
     // Runtime errors are redacted by the runtime; anything else is summarised by its type only.
-    const message = typeof e?.code === 'string' && typeof e.message === 'string' ? e.message : `unexpected ${typeof e?.name === 'string' ? e.name : 'error'}`;
+    const message = typeof e?.code === 'string' && typeof e.message === 'string' ? (e.message.split('\n')[0] ?? '') : `unexpected ${typeof e?.name === 'string' ? e.name : 'error'}`;
     return { code, message, ...(sessionId !== undefined ? { sessionId } : {}) };
   };
 
@@ -233,7 +264,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   async function newCall(params: FormParams): Promise<WebhookResponse> {
     const callSid = param(params, 'CallSid');
     const to = param(params, 'To') ?? param(params, 'Called');
-    if (!callSid || !to) return xml(apologyTwiml(apology));
+    if (!callSid || !to) return failSafe();
     const known = await calls.get(callSid);
     // Twilio retried the new-call webhook: answer what it was answered, start nothing.
     if (known?.startTwiml !== undefined) return xml(known.startTwiml);
@@ -241,7 +272,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     const choice = await chooseFlow(to, params);
     if (!choice) {
       report({ code: 'NO_FLOW_FOR_NUMBER', message: 'no flow is configured for the called number' });
-      return xml(apologyTwiml(apology));
+      return failSafe();
     }
     const from = param(params, 'From') ?? param(params, 'Caller');
     const call: CallInfo = { callId: callSid, callee: to, provider: 'twilio', ...(from ? { caller: from } : {}) };
@@ -276,7 +307,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     } catch (error) {
       if ((error as { code?: string } | null)?.code === 'SESSION_NOT_FOUND') {
         report({ code: 'SESSION_NOT_FOUND', message: 'a callback for a session that is not stored', sessionId });
-        return xml(apologyTwiml(apology));
+        return failSafe();
       }
       throw error;
     }
@@ -288,14 +319,14 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     const view = await runtime.inspect(sessionId);
     if (!view) {
       report({ code: 'SESSION_NOT_FOUND', message: 'a callback for a session that is not stored', sessionId });
-      return xml(apologyTwiml(apology));
+      return failSafe();
     }
     const last = view.lastRequestId !== undefined ? Number(view.lastRequestId) : undefined;
     if (last !== undefined && turnNumber <= last) {
       const replay = await runtime.handle(sessionId, { type: 'noInput' }, { requestId: String(last) });
       return xml(await answer(replay, last + 1, callSid));
     }
-    if (view.status === 'ended') return xml(apologyTwiml(apology));
+    if (view.status === 'ended') return failSafe();
     return xml(holdTwiml(`${actionUrl(sessionId, turnNumber)}/wait`));
   }
 
@@ -315,11 +346,47 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     return xml(emptyTwiml());
   }
 
+  /**
+   * Twilio's Voice Fallback URL: the primary webhook failed or timed out (11200, 11205, 12100, …).
+   * Answered from configuration alone — no runtime, no store, no registry, no REST call — since
+   * whatever broke the primary may be down still. The live session (if any) is left as it is:
+   * the call's status callback ends it (and releases an agent) when the call ends.
+   */
+  function fallbackRequest(params: FormParams): WebhookResponse {
+    const errorCode = (param(params, 'ErrorCode') ?? '').replace(/\D/g, '').slice(0, 6);
+    const failedUrl = param(params, 'ErrorUrl');
+    let sessionId: string | undefined;
+    if (failedUrl?.startsWith(`${publicBase}/voice/`)) {
+      sessionId = sessionOfPath(failedUrl.slice(origin.length));
+    }
+    report({
+      code: 'TWILIO_FALLBACK',
+      message: `Twilio requested the fallback URL${errorCode !== '' ? ` (Twilio error ${errorCode})` : ''}`,
+      ...(sessionId !== undefined ? { sessionId } : {}),
+    });
+    return failSafe();
+  }
+
+  /** The session a path names, if any (for reporting a failure). */
+  function sessionOfPath(path: string): string | undefined {
+    const pathname = path.split('?')[0] ?? '';
+    if (!pathname.startsWith(basePath)) return undefined;
+    const parts = pathname.slice(basePath.length).split('/').filter((p) => p !== '');
+    if (parts[0] !== 'voice' || parts[1] === undefined) return undefined;
+    try {
+      const id = decodeURIComponent(parts[1]);
+      return SESSION_ID.test(id) ? id : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async function route(request: WebhookRequest, params: FormParams): Promise<WebhookResponse> {
     const pathname = request.path.split('?')[0] ?? '';
     if (!pathname.startsWith(basePath)) return text(404, 'Not Found');
     const parts = pathname.slice(basePath.length).split('/').filter((p) => p !== '');
     if (parts[0] === 'status' && parts.length === 1) return statusCallback(params);
+    if (parts[0] === 'fallback' && parts.length === 1) return fallbackRequest(params);
     if (parts[0] !== 'voice') return text(404, 'Not Found');
     if (parts.length === 1) return newCall(params);
     const sessionId = decodeURIComponent(parts[1] ?? '');
@@ -341,8 +408,11 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     try {
       return await route(request, params);
     } catch (error) {
-      report(problemOf(error));
-      return xml(apologyTwiml(apology));
+      // A store outage (STORE_UNAVAILABLE) or anything else: the caller hears the fail-safe
+      // document, Twilio gets a 200 (no retry of a half-done turn, no error page), and the
+      // problem goes to onProblem as a code and a one-line message, never a stack trace.
+      report(problemOf(error, sessionOfPath(request.path)));
+      return failSafe();
     }
   }
 

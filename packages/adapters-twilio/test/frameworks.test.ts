@@ -8,7 +8,7 @@ import { createRuntime } from '@callflow/flow-core';
 import { createTwilioWebhook, MemoryCallRegistry, type TwilioWebhook } from '../src/index.js';
 import { callflowTwilio as expressMiddleware } from '../src/express.js';
 import { callflowTwilio as fastifyPlugin, MountPathMismatchError } from '../src/fastify.js';
-import { CallSimulator, postForm } from './call-simulator.js';
+import { CallSimulator, parseTwiml, postForm } from './call-simulator.js';
 import { AUTH_TOKEN, exampleFlow, MANAGER, PARTNER_LINE, RecordingRest, ScriptedActions } from './fixtures.js';
 
 const CARD = '4111111111111111';
@@ -108,6 +108,16 @@ describe.each([
     expect(answer.body).not.toContain('<Response');
     expect(served.sessionsStarted()).toBe(0);
     expect((await caller.post('/voice', {}, 'none')).status).toBe(403);
+  });
+
+  it('serves the fallback URL (signed: the fail-safe answer; forged: 403)', async () => {
+    served = await serve();
+    const caller = new CallSimulator(served.baseUrl, AUTH_TOKEN, { from: MANAGER, to: PARTNER_LINE });
+    const answer = await caller.post('/fallback', { ErrorCode: '11205', ErrorUrl: `${served.baseUrl}/voice` });
+    expect(answer.status).toBe(200);
+    expect(parseTwiml(answer.body).children.map((c) => c.name)).toEqual(['Say', 'Hangup']);
+    expect((await caller.post('/fallback', { ErrorCode: '11205' }, 'forged')).status).toBe(403);
+    expect(served.sessionsStarted()).toBe(0);
   });
 
   it('checks the signature against the exact URL called, query string included (twilio-node #942)', async () => {

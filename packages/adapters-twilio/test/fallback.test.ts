@@ -1,0 +1,238 @@
+/**
+ * When things break: Twilio's Voice Fallback URL (`POST /fallback`, requested when the primary
+ * webhook failed or timed out — 11200, 11205, …) and a session store that cannot be reached
+ * (`StoreUnavailableError`). Both are answered with the fail-safe document: an apology, then the
+ * fallback transfer (a queue or a number) when configured, else a hang-up — a 200 with TwiML,
+ * never a 500, a stack trace or the store's error text.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createRuntime,
+  MemorySessionStore,
+  StoreUnavailableError,
+  type PutOptions,
+  type PutResult,
+  type SessionStore,
+  type StoredSession,
+} from '@callflow/flow-core';
+import { createTwilioWebhook, DEFAULT_APOLOGY, DEFAULT_FALLBACK_APOLOGY, MemoryCallRegistry, type TwilioWebhookOptions, type WebhookProblem } from '../src/index.js';
+import { CallSimulator, listen, parseTwiml, type XmlNode } from './call-simulator.js';
+import { AUTH_TOKEN, CLIENT_PHONE, exampleFlow, MANAGER, PARTNER_LINE, ScriptedActions } from './fixtures.js';
+
+const WORKFLOW = 'WW00000000000000000000000000000003';
+const FALLBACK_NUMBER = '+15555550160';
+const TRANSFER_CALLER_ID = '+15555550100';
+/** What a Redis-backed store says when Redis is gone: it names the host, so it must not reach Twilio. */
+const STORE_MESSAGE = 'Redis could not get: connect ECONNREFUSED 10.9.8.7:6379';
+
+/** A session store that can be taken down: every operation then throws StoreUnavailableError. */
+class SwitchableStore implements SessionStore {
+  down = false;
+  operations = 0;
+  private readonly inner = new MemorySessionStore();
+  private check(): void {
+    this.operations++;
+    if (this.down) throw new StoreUnavailableError(STORE_MESSAGE, { cause: new Error('ECONNREFUSED') });
+  }
+  async get(sessionId: string): Promise<StoredSession | undefined> {
+    this.check();
+    return this.inner.get(sessionId);
+  }
+  async put(sessionId: string, value: string, options: PutOptions): Promise<PutResult> {
+    this.check();
+    return this.inner.put(sessionId, value, options);
+  }
+  async delete(sessionId: string): Promise<void> {
+    this.check();
+    return this.inner.delete(sessionId);
+  }
+}
+
+let close: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await close?.();
+  close = undefined;
+});
+
+async function start(extra: Partial<TwilioWebhookOptions> = {}) {
+  const store = new SwitchableStore();
+  const actions = new ScriptedActions({ lookupApplication: { status: 'open', clientPhone: CLIENT_PHONE } });
+  const runtime = createRuntime({ flows: [exampleFlow('masked-callback')], actions, store });
+  const events: string[] = [];
+  runtime.events.on('session.started', (e) => events.push(`started ${e.sessionId}`));
+  const problems: WebhookProblem[] = [];
+  const calls = new MemoryCallRegistry();
+  const served = await listen((publicBaseUrl) =>
+    createTwilioWebhook({
+      runtime,
+      authToken: AUTH_TOKEN,
+      publicBaseUrl,
+      flowByNumber: { [PARTNER_LINE]: 'masked-callback' },
+      calls,
+      onProblem: (p) => problems.push(p),
+      ...extra,
+    }),
+  );
+  close = served.close;
+  const caller = new CallSimulator(served.baseUrl, AUTH_TOKEN, { from: MANAGER, to: PARTNER_LINE });
+  return { ...served, runtime, store, actions, events, problems, calls, caller };
+}
+
+const verbs = (doc: XmlNode) => doc.children.map((c) => c.name);
+/** Nothing of the failure in what Twilio gets. */
+function expectNoLeak(body: string): void {
+  for (const leak of ['Redis', 'ECONNREFUSED', '10.9.8.7', 'STORE_UNAVAILABLE', 'Error', 'Unavailable']) expect(body).not.toContain(leak);
+  expect(body).not.toMatch(/ at \S+ \(|\.ts:\d+|\.js:\d+/);
+}
+
+describe('the fallback URL (POST /fallback)', () => {
+  it('transfers to the fallback queue through the TaskRouter workflow, touching no session or store', async () => {
+    const s = await start({ fallbackQueue: 'customer-care', taskRouter: { workflowSid: WORKFLOW } });
+    // A live call whose next turn failed at Twilio's end (the primary timed out: 11205).
+    const first = parseTwiml((await s.caller.post('/voice')).body);
+    const action = first.children.find((c) => c.name === 'Gather')!.attrs.action!;
+    const sessionId = action.split('/').at(-2)!;
+    const before = await s.runtime.inspect(sessionId);
+    const operations = s.store.operations;
+
+    const answer = await s.caller.post('/fallback', { ErrorCode: '11205', ErrorUrl: action });
+    expect(answer.status).toBe(200);
+    const doc = parseTwiml(answer.body);
+    expect(verbs(doc)).toEqual(['Say', 'Enqueue']);
+    expect(doc.children[0]!.text).toBe(DEFAULT_FALLBACK_APOLOGY);
+    const enqueue = doc.children[1]!;
+    expect(enqueue.attrs).toEqual({ workflowSid: WORKFLOW });
+    expect(JSON.parse(enqueue.children[0]!.text)).toEqual({ queue: 'customer-care', fallback: true });
+    // Configuration only: not the caller's number, not the failed URL.
+    expect(answer.body).not.toContain(MANAGER);
+    expect(answer.body).not.toContain(sessionId);
+
+    expect(s.store.operations).toBe(operations);
+    expect(await s.runtime.inspect(sessionId)).toEqual(before);
+    expect(s.actions.calls).toEqual([]);
+    expect(s.problems).toEqual([{ code: 'TWILIO_FALLBACK', message: 'Twilio requested the fallback URL (Twilio error 11205)', sessionId }]);
+  });
+
+  it('dials the fallback number with the transfer caller id', async () => {
+    const s = await start({ fallbackNumber: FALLBACK_NUMBER, transferCallerId: TRANSFER_CALLER_ID, fallbackApology: 'One moment, please.' });
+    const doc = parseTwiml((await s.caller.post('/fallback', { ErrorCode: '11200', ErrorUrl: `${s.baseUrl}/voice` })).body);
+    expect(verbs(doc)).toEqual(['Say', 'Dial']);
+    expect(doc.children[0]!.text).toBe('One moment, please.');
+    const dial = doc.children[1]!;
+    expect(dial.attrs).toEqual({ callerId: TRANSFER_CALLER_ID });
+    expect(dial.children).toEqual([{ name: 'Number', attrs: {}, children: [], text: FALLBACK_NUMBER }]);
+    expect(s.problems).toEqual([{ code: 'TWILIO_FALLBACK', message: 'Twilio requested the fallback URL (Twilio error 11200)' }]);
+  });
+
+  it('enqueues into a plain Twilio queue without TaskRouter, and apologises and hangs up with no fallback configured', async () => {
+    const queued = await start({ fallbackQueue: 'support' });
+    const doc = parseTwiml((await queued.caller.post('/fallback')).body);
+    expect(verbs(doc)).toEqual(['Say', 'Enqueue']);
+    expect(doc.children[1]!.text).toBe('support');
+    await close?.();
+
+    const bare = await start();
+    const hangup = parseTwiml((await bare.caller.post('/fallback', { ErrorCode: '11205' })).body);
+    expect(verbs(hangup)).toEqual(['Say', 'Hangup']);
+    expect(hangup.children[0]!.text).toBe(DEFAULT_APOLOGY);
+    expect(bare.events).toEqual([]);
+  });
+
+  it('answers 403 to a forged or unsigned fallback request, reporting nothing', async () => {
+    const s = await start({ fallbackQueue: 'customer-care' });
+    const forged = await s.caller.post('/fallback', { ErrorCode: '11205' }, 'forged');
+    expect(forged.status).toBe(403);
+    expect(forged.body).not.toContain('<Response');
+    expect((await s.caller.post('/fallback', { ErrorCode: '11205' }, 'none')).status).toBe(403);
+    expect(s.problems).toEqual([]);
+    expect(s.store.operations).toBe(0);
+  });
+
+  it('refuses a fallback configuration that cannot work', () => {
+    const runtime = createRuntime({ flows: [exampleFlow('masked-callback')] });
+    const base = { runtime, authToken: AUTH_TOKEN, publicBaseUrl: 'https://ivr.example.com/twilio' };
+    expect(() => createTwilioWebhook({ ...base, fallbackQueue: 'q', fallbackNumber: FALLBACK_NUMBER })).toThrow(/not both/);
+    expect(() => createTwilioWebhook({ ...base, fallbackNumber: '5550160' })).toThrow(/E\.164/);
+    expect(() => createTwilioWebhook({ ...base, fallbackQueue: ' ' })).toThrow(/empty/);
+  });
+});
+
+describe('a session store that cannot be reached', () => {
+  it('answers a new call with the fail-safe transfer, a 200 that leaks nothing, and reports STORE_UNAVAILABLE', async () => {
+    const s = await start({ fallbackQueue: 'customer-care', taskRouter: { workflowSid: WORKFLOW } });
+    s.store.down = true;
+    const answer = await s.caller.post('/voice');
+    expect(answer.status).toBe(200);
+    const doc = parseTwiml(answer.body);
+    expect(verbs(doc)).toEqual(['Say', 'Enqueue']);
+    expect(JSON.parse(doc.children[1]!.children[0]!.text)).toEqual({ queue: 'customer-care', fallback: true });
+    expectNoLeak(answer.body);
+    expect(s.problems).toEqual([{ code: 'STORE_UNAVAILABLE', message: STORE_MESSAGE }]);
+    expect(s.calls.size).toBe(0);
+  });
+
+  it('answers a callback with the fail-safe answer, runs no data action, and reports the session', async () => {
+    const s = await start({ fallbackNumber: FALLBACK_NUMBER });
+    const first = parseTwiml((await s.caller.post('/voice')).body);
+    const action = first.children.find((c) => c.name === 'Gather')!.attrs.action!;
+    const sessionId = action.split('/').at(-2)!;
+    s.store.down = true;
+
+    const answer = await s.caller.post(action, { Digits: '12345678' });
+    expect(answer.status).toBe(200);
+    expect(verbs(parseTwiml(answer.body))).toEqual(['Say', 'Dial']);
+    expectNoLeak(answer.body);
+    expect(s.actions.calls).toEqual([]);
+    expect(s.problems).toEqual([{ code: 'STORE_UNAVAILABLE', message: STORE_MESSAGE, sessionId }]);
+
+    // Twilio retrying the same callback gets the same safe answer; the wait route too.
+    expect((await s.caller.post(action, { Digits: '12345678' })).body).toBe(answer.body);
+    const wait = await s.caller.post(`${action}/wait`);
+    expect(wait.status).toBe(200);
+    expect(wait.body).toBe(answer.body);
+
+    // The status callback when the call ends: an empty document, the failure reported.
+    s.problems.length = 0;
+    const status = await s.caller.status('completed');
+    expect(status.status).toBe(200);
+    expect(parseTwiml(status.body).children).toEqual([]);
+    expectNoLeak(status.body);
+    expect(s.problems).toEqual([{ code: 'STORE_UNAVAILABLE', message: STORE_MESSAGE, sessionId }]);
+  });
+
+  it('apologises and hangs up when no fallback transfer is configured (also through handleFetch)', async () => {
+    const s = await start({ apology: 'Sorry, we cannot take your call right now.' });
+    s.store.down = true;
+    const answer = await s.caller.post('/voice');
+    expect(answer.status).toBe(200);
+    const doc = parseTwiml(answer.body);
+    expect(verbs(doc)).toEqual(['Say', 'Hangup']);
+    expect(doc.children[0]!.text).toBe('Sorry, we cannot take your call right now.');
+    expectNoLeak(answer.body);
+
+    const { default: twilio } = await import('twilio');
+    const url = `${s.baseUrl}/voice`;
+    const params = { CallSid: 'CAfetch', From: MANAGER, To: PARTNER_LINE };
+    const response = await s.webhook.handleFetch(
+      new Request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilio.getExpectedTwilioSignature(AUTH_TOKEN, url, params) },
+        body: new URLSearchParams(params).toString(),
+      }),
+    );
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe(answer.body);
+    expect(s.problems.map((p) => p.code)).toEqual(['STORE_UNAVAILABLE', 'STORE_UNAVAILABLE']);
+  });
+
+  it('carries on once the store is back', async () => {
+    const s = await start({ fallbackQueue: 'customer-care' });
+    s.store.down = true;
+    expect(verbs(parseTwiml((await s.caller.post('/voice')).body))).toEqual(['Say', 'Enqueue']);
+    s.store.down = false;
+    const other = new CallSimulator(s.baseUrl, AUTH_TOKEN, { from: MANAGER, to: PARTNER_LINE });
+    const call = await other.dialIn(['12345678', { dial: 'completed' }]);
+    expect(call.outcome).toBe('hangup');
+    expect(call.transcript).toContain(`dial number ${CLIENT_PHONE} from +15555550100`);
+  });
+});
