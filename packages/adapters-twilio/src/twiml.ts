@@ -34,6 +34,8 @@ export interface TwimlOptions {
   returnToAgent?: ReturnToAgentHook;
   /** Said before hanging up when the agent cannot be reached (no agent id and no hook). */
   apology?: string;
+  /** The Pay Connector `<Pay>` charges through (Twilio console name); Twilio's default otherwise. */
+  paymentConnector?: string;
 }
 
 /** TaskRouter settings for `transfer: { queue }`. */
@@ -88,6 +90,24 @@ export function renderTurn(commands: readonly Command[], options: TwimlOptions):
           ...(command.record ? { record: 'record-from-answer' as const } : {}),
         });
         dial.number(command.number);
+        handedOn = true;
+        break;
+      }
+      case 'pay': {
+        // Twilio captures the card and charges it: the digits never reach this server.
+        for (const p of command.prompt) {
+          if (p.play !== undefined) response.play({}, p.play);
+          else if (p.text !== undefined) say(response, { text: p.text, voice: p.voice, language: p.language });
+        }
+        response.pay({
+          chargeAmount: command.amount.toFixed(2),
+          currency: command.currency.toLowerCase(),
+          action: options.actionUrl,
+          ...(command.description !== undefined ? { description: command.description } : {}),
+          ...(command.attempts !== undefined ? { maxAttempts: command.attempts } : {}),
+          ...(command.timeoutMs !== undefined ? { timeout: seconds(command.timeoutMs) } : {}),
+          ...(options.paymentConnector !== undefined ? { paymentConnector: options.paymentConnector } : {}),
+        });
         handedOn = true;
         break;
       }

@@ -93,6 +93,8 @@ export interface TwilioWebhookOptions {
   rest?: TwilioRestPort;
   /** TaskRouter workflow(s) for `transfer: { queue }`. */
   taskRouter?: TaskRouterOptions;
+  /** The Pay Connector `<Pay>` charges through (flows with a `pay` state). */
+  paymentConnector?: string;
   /** Caller id for transfers to a number. */
   transferCallerId?: string;
   /** How `returnToAgent` reaches the agent (default `<Dial><Client>agentId</Client></Dial>`). */
@@ -230,6 +232,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       ...(options.taskRouter ? { taskRouter: options.taskRouter } : {}),
       ...(options.transferCallerId !== undefined ? { transferCallerId: options.transferCallerId } : {}),
       ...(options.returnToAgent ? { returnToAgent: options.returnToAgent } : {}),
+      ...(options.paymentConnector !== undefined ? { paymentConnector: options.paymentConnector } : {}),
     });
     let smsFailed: RestSideEffect | undefined;
     if (callSid !== undefined && !turn.replayed) {
@@ -478,6 +481,20 @@ function isRestSideEffect(command: Turn['commands'][number]): boolean {
 
 /** The event a Gather or Dial action carries. */
 function eventOf(params: FormParams): CallEvent {
+  // <Pay>'s action: Result (success, too-many-failed-attempts, caller-hung-up, ...) and the
+  // references; never card data.
+  const payResult = param(params, 'Result');
+  if (payResult !== undefined) {
+    const reference = param(params, 'PaymentConfirmationCode');
+    const token = param(params, 'PaymentToken');
+    return {
+      type: 'paymentResult',
+      status: payResult === 'success' ? 'success' : 'failed',
+      ...(reference ? { reference } : {}),
+      ...(token ? { token } : {}),
+      ...(payResult !== 'success' ? { error: payResult } : {}),
+    };
+  }
   const dialStatus = param(params, 'DialCallStatus');
   if (dialStatus !== undefined) return { type: 'connectResult', status: DIAL_STATUS[dialStatus] ?? 'failed' };
   const digits = param(params, 'Digits');

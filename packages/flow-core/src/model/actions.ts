@@ -122,6 +122,18 @@ export const ConnectAction = z
     record: z.boolean().optional(),
   })
   .strict();
+/** `pay`: the provider captures the card and charges it (Twilio `<Pay>`): no card data reaches the flow. */
+export const PayAction = z
+  .object({
+    amount: Expression.describe('CEL: the amount to charge (a number)'),
+    currency: z.string().regex(/^[A-Za-z]{3}$/, 'a three-letter currency code').optional(),
+    description: Template.optional(),
+    prompt: Prompt.optional().describe('Said before the card is asked for'),
+    attempts: z.number().int().min(1).max(5).optional().describe('Tries the provider gives the caller (default 3)'),
+    timeout: Duration.optional(),
+    output: z.record(VariableName, Expression).optional().describe('Variable → CEL over `result` (reference, token, status)'),
+  })
+  .strict();
 /** `recording`: pause or resume the call recording. */
 export const RecordingAction = z.union([
   z.enum(['pause', 'resume']),
@@ -211,6 +223,7 @@ export const ACTION_NAMES = [
   'callFlow',
   'authenticate',
   'connect',
+  'pay',
   'recording',
   'log',
   'transfer',
@@ -298,6 +311,15 @@ export const ACTIONS: { readonly [K in ActionName]: ActionSpec } = {
     waitsOnCaller: true, needsCaller: true, terminal: false,
     description: 'Place an outbound leg to `number` with the proxy `callerId`: neither side learns the other\'s number',
   },
+  pay: {
+    name: 'pay', schema: PayAction, transitions: 'on',
+    outcomes: [
+      out('success', true, 'The payment was taken; `output` was assigned (reference, token)'),
+      out('failure', true, 'The card was declined, or the caller gave up, or the provider failed'),
+    ],
+    waitsOnCaller: true, needsCaller: true, terminal: false,
+    description: 'Take a card payment through the provider (Twilio <Pay>): the card never reaches the flow',
+  },
   recording: {
     name: 'recording', schema: RecordingAction, transitions: 'next', outcomes: [], waitsOnCaller: false,
     needsCaller: false, terminal: false, description: 'Pause or resume the call recording',
@@ -349,6 +371,7 @@ export type CallFlowBody = z.infer<typeof CallFlowAction>;
 export type AuthenticateBody = z.infer<typeof AuthenticateAction>;
 export type ConnectBody = z.infer<typeof ConnectAction>;
 export type RecordingBody = z.infer<typeof RecordingAction>;
+export type PayBody = z.infer<typeof PayAction>;
 export type LogBody = z.infer<typeof LogAction>;
 export type TransferBody = z.infer<typeof TransferAction>;
 export type EnterSecureFlowBody = z.infer<typeof EnterSecureFlowAction>;

@@ -49,6 +49,7 @@ export const InvokeState = stateOf('invoke', A.InvokeAction, on('invoke'));
 export const CallFlowState = stateOf('callFlow', A.CallFlowAction, next);
 export const AuthenticateState = stateOf('authenticate', A.AuthenticateAction, on('authenticate'));
 export const ConnectState = stateOf('connect', A.ConnectAction, on('connect'));
+export const PayState = stateOf('pay', A.PayAction, on('pay'));
 export const RecordingState = stateOf('recording', A.RecordingAction, next);
 export const LogState = stateOf('log', A.LogAction, next);
 export const TransferState = stateOf('transfer', A.TransferAction, {});
@@ -69,6 +70,7 @@ export const STATE_SCHEMAS = {
   callFlow: CallFlowState,
   authenticate: AuthenticateState,
   connect: ConnectState,
+  pay: PayState,
   recording: RecordingState,
   log: LogState,
   transfer: TransferState,
@@ -91,6 +93,7 @@ export const State = z
     CallFlowState,
     AuthenticateState,
     ConnectState,
+    PayState,
     RecordingState,
     LogState,
     TransferState,

@@ -225,7 +225,14 @@ class CallflowRuntime implements Runtime, RuntimeContext {
       const replay = this.replayOf(live, options.requestId, options.requestOrder);
       if (replay) return replay;
       const runner = new TurnRunner(this, live, this.redactorFor(live));
-      if (live.record.status === 'ended') return runner.result();
+      if (live.record.status === 'ended') {
+        // A transfer the session ended with did not connect: the caller is still there and
+        // gets the fail-safe rather than silence.
+        if (event.type === 'transferResult' && event.status !== 'completed' && live.record.end?.type === 'transfer') {
+          return { ...runner.result(), commands: this.failSafeCommands() };
+        }
+        return runner.result();
+      }
       live.record.turns++;
       if (options.requestId !== undefined) runner.requestId = options.requestId;
       if (options.requestOrder !== undefined) runner.requestOrder = options.requestOrder;
@@ -370,6 +377,14 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     for (const vars of Object.values(live.slot.vars)) secrets.push(...Object.values(vars));
     for (const v of Object.values(live.slot.call)) if (typeof v === 'string' && /\d{4}/.test(v)) secrets.push(v);
     return this.baseRedactor.with(secrets.map((s) => (typeof s === 'string' ? s : JSON.stringify(s))));
+  }
+
+  /** What a caller hears when a flow cannot go on: the configured apology, then a transfer or a hang-up. */
+  private failSafeCommands(): Command[] {
+    const out: Command[] = [];
+    if (this.failSafe.say) out.push({ type: 'say', text: this.failSafe.say });
+    out.push(this.failSafe.transferQueue !== undefined ? { type: 'transfer', queue: this.failSafe.transferQueue } : { type: 'disconnect', reason: 'error' });
+    return out;
   }
 
   /** The stored answer to a repeated request, if this is one. */

@@ -10,7 +10,7 @@ import type { CallInfo, SessionEnd } from './types.js';
 
 /** What a waiting state waits for, and how many tries it has used. */
 export interface Wait {
-  kind: 'collect' | 'menu' | 'authenticate' | 'connect';
+  kind: 'collect' | 'menu' | 'authenticate' | 'connect' | 'pay';
   attempt: number;
 }
 

@@ -35,7 +35,7 @@ export interface SimulationScript {
   /** The lock-out policy of one-time codes (e.g. `{ maxFailures: 2 }` to reach lockedOut in one call). */
   lockout?: Partial<LockoutPolicy>;
   /** Ask for each answer instead of `inputs` (interactive mode): undefined means the caller hangs up. */
-  nextInput?: (waitingFor: 'input' | 'connect') => Promise<string | undefined>;
+  nextInput?: (waitingFor: 'input' | 'connect' | 'payment') => Promise<string | undefined>;
   /** Called with each transcript line as it happens. */
   onLine?: (line: TranscriptLine) => void;
 }
@@ -120,7 +120,7 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
   runtime.events.on('command', (e) => record(e.command));
   runtime.events.on('input', (e) => {
     const ev = e.event as CallEvent | { type: 'digits'; digits: string };
-    const text = ev.type === 'digits' ? ev.digits : ev.type === 'speech' ? ev.text : ev.type === 'connectResult' ? ev.status : ev.type;
+    const text = ev.type === 'digits' ? ev.digits : ev.type === 'speech' ? ev.text : ev.type === 'connectResult' ? ev.status : ev.type === 'paymentResult' ? `payment ${ev.status}` : ev.type;
     push({ from: 'caller', kind: 'input', text, ...(e.state ? { state: e.state } : {}) });
   });
   runtime.events.on('reservation.reserved', (e) => note(`agent ${e.agentId} reserved`));
@@ -139,6 +139,10 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
         push({ from: 'runtime', kind: 'command', text: `${c.purpose === 'authenticate' ? 'collect code' : c.purpose}${c.secure ? ' (secure)' : ''}` });
         break;
       case 'end':
+        break;
+      case 'pay':
+        for (const p of c.prompt) push({ from: 'flow', kind: 'prompt', text: p.text ?? p.play ?? '' });
+        push({ from: 'runtime', kind: 'command', text: `pay ${c.amount.toFixed(2)} ${c.currency} (card captured by the provider)` });
         break;
       default:
         push({ from: 'runtime', kind: 'command', text: describeCommand(c) });
@@ -169,9 +173,17 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
     if (script.nextInput) {
       const answer = await script.nextInput(turn.waitingFor ?? 'input');
       if (answer === undefined) event = { type: 'hangup' };
-      else if (turn.waitingFor === 'connect') {
+      else if (turn.waitingFor === 'payment') {
+        event = /^paid$/i.test(answer.trim()) ? { type: 'paymentResult', status: 'success', reference: 'SIM-PAYMENT', token: 'SIM-TOKEN' } : { type: 'paymentResult', status: 'failed', error: 'declined' };
+      } else if (turn.waitingFor === 'connect') {
         event = { type: 'connectResult', status: (CONNECT_RESULTS.has(answer.trim()) ? answer.trim() : 'completed') as 'completed' };
       } else event = toEvent(answer, lastCode);
+    } else if (turn.waitingFor === 'payment') {
+      // The provider captures the card: the script says how it went (`paid` or `declined`).
+      const next = inputs[0]?.trim().toLowerCase();
+      if (next === 'paid' || next === 'declined') inputs.shift();
+      else note(next === undefined ? 'no input for the payment: it is taken as declined' : 'the next input is not a payment result (paid, declined): the payment is taken as declined');
+      event = next === 'paid' ? { type: 'paymentResult', status: 'success', reference: 'SIM-PAYMENT', token: 'SIM-TOKEN' } : { type: 'paymentResult', status: 'failed', error: 'declined' };
     } else if (turn.waitingFor === 'connect') {
       const next = inputs[0]?.trim();
       if (next !== undefined && CONNECT_RESULTS.has(next)) {

@@ -31,6 +31,7 @@ export type CollectBody = {
   noMatchPrompt?: PromptSpec;
 };
 export type MenuBody = { prompt: PromptSpec; options: Record<string, string>; attempts?: number; noInputPrompt?: PromptSpec; noMatchPrompt?: PromptSpec };
+export type PayStateBody = { amount: unknown; currency?: string; description?: string; prompt?: PromptSpec; attempts?: number; timeout?: string | number; output?: Record<string, unknown> };
 export type AuthBody = { to: unknown; prompt?: PromptSpec; message?: string; digits?: number; attempts?: number; ttl?: string | number };
 
 export function stripFinish(digits: string, body: object): string {

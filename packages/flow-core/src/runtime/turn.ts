@@ -426,6 +426,8 @@ export class TurnRunner {
         this.command(cmd);
         return { wait: { kind: 'connect', attempt: 1 } };
       }
+      case 'pay':
+        return this.waits.enterPay();
       case 'transfer':
         return this.transfer(s.transfer as TransferBody);
       case 'enterSecureFlow':
@@ -626,7 +628,10 @@ export class TurnRunner {
       trace: this.trace,
     };
     if (this.nextSessionId) turn.nextSessionId = this.nextSessionId;
-    if (record.status === 'active') turn.waitingFor = holder.top.wait?.kind === 'connect' ? 'connect' : 'input';
+    if (record.status === 'active') {
+      const kind = holder.top.wait?.kind;
+      turn.waitingFor = kind === 'connect' ? 'connect' : kind === 'pay' ? 'payment' : 'input';
+    }
     const end = holder.clearEnd ?? record.end;
     if (end) turn.end = end;
     return turn;

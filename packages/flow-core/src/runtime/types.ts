@@ -23,6 +23,10 @@ export type CallEvent =
   | { type: 'noInput' }
   | { type: 'connectResult'; status: 'completed' | 'busy' | 'noAnswer' | 'failed' }
   | { type: 'smsResult'; status: 'sent' | 'failed' }
+  /** The provider's payment capture (`pay`) finished: no card data, only its outcome and references. */
+  | { type: 'paymentResult'; status: 'success' | 'failed'; reference?: string; token?: string; error?: string }
+  /** A transfer the session ended with did not connect (the call is still there). */
+  | { type: 'transferResult'; status: 'completed' | 'failed' | 'busy' | 'noAnswer' }
   | { type: 'hangup' };
 
 /** Text or audio spoken to the caller. */
@@ -52,6 +56,8 @@ export type Command =
       secure: boolean;
     }
   | { type: 'connect'; number: string; callerId: string; timeoutMs?: number; record?: boolean }
+  /** Capture a card and charge it in the provider (Twilio `<Pay>`): the card never reaches the runtime. */
+  | { type: 'pay'; amount: number; currency: string; description?: string; prompt: Speech[]; attempts?: number; timeoutMs?: number }
   | {
       type: 'transfer';
       queue?: string;
@@ -97,7 +103,7 @@ export interface Turn {
   /** waiting: for the caller or the provider; ended: the session is over. */
   status: 'waiting' | 'ended';
   /** What the session waits for. */
-  waitingFor?: 'input' | 'connect';
+  waitingFor?: 'input' | 'connect' | 'payment';
   /** The flow states entered this turn, in order (`flow:state`, top-level flow without prefix). */
   path: string[];
   /** The same states with the flow each belongs to. */

@@ -11,7 +11,7 @@ import type { PromptSpec } from '../model/primitives.js';
 import { FlowRuntimeError } from './program.js';
 import type { Wait } from './session.js';
 import type { TurnRunner } from './turn.js';
-import { stripFinish, type AuthBody, type CollectBody, type MenuBody, type Step } from './turn-parts.js';
+import { stripFinish, type AuthBody, type CollectBody, type MenuBody, type PayStateBody, type Step } from './turn-parts.js';
 import type { CallEvent, Command, Speech } from './types.js';
 
 const DEFAULT_ATTEMPTS = 3;
@@ -116,10 +116,33 @@ export class WaitingStates {
     return { wait: { kind: 'authenticate', attempt: 1 } };
   }
 
+  /** `pay`: hand the capture to the provider and wait for its result. */
+  enterPay(): Step {
+    const body = (this.t.state as { pay: PayStateBody }).pay;
+    const amount = Number(this.t.evaluate(body.amount));
+    if (!Number.isFinite(amount) || amount <= 0) {
+      throw new FlowRuntimeError('PAY_AMOUNT', `${this.t.top.flow}: states.${this.t.stateName}.pay.amount: the amount must be a positive number`, this.t.stateName);
+    }
+    const cmd: Command = { type: 'pay', amount: Math.round(amount * 100) / 100, currency: (body.currency ?? 'USD').toUpperCase(), prompt: this.t.speech(body.prompt) };
+    if (body.description !== undefined) cmd.description = this.t.render(body.description);
+    if (body.attempts !== undefined) cmd.attempts = body.attempts;
+    if (body.timeout !== undefined) cmd.timeoutMs = parseDuration(body.timeout);
+    this.t.command(cmd);
+    return { wait: { kind: 'pay', attempt: 1 } };
+  }
+
   /** An event for a waiting state: a way out, or the same wait again (re-prompted). */
   async resume(wait: Wait, event: CallEvent): Promise<Step | undefined> {
     if (wait.kind === 'connect') {
       return event.type === 'connectResult' ? { take: event.status } : undefined;
+    }
+    if (wait.kind === 'pay') {
+      if (event.type !== 'paymentResult') return undefined;
+      if (event.status !== 'success') return { take: 'failure' };
+      const body = (this.t.state as { pay: PayStateBody }).pay;
+      const result = { status: event.status, reference: event.reference ?? '', token: event.token ?? '' };
+      for (const [name, expr] of Object.entries(body.output ?? {})) this.t.assign(name, this.t.evaluate(expr, 'result', { result }));
+      return { take: 'success' };
     }
     const s = this.t.state as Record<string, unknown>;
     if (wait.kind === 'authenticate') return this.resumeAuthenticate(wait, event);
@@ -164,7 +187,7 @@ export class WaitingStates {
     const body = (s.collect ?? s.menu ?? s.authenticate) as { prompt?: PromptSpec; into?: string };
     const secure = wait.kind === 'authenticate' || (body.into !== undefined && this.t.program.secureNames.has(body.into)) || this.t.promptReadsSecure(body.prompt);
     const prompt = wait.kind === 'authenticate' && body.prompt === undefined ? [{ text: 'Please key in the code we have sent you by text message.' }] : this.t.speech(body.prompt);
-    const cmd = this.collectCommand(wait.kind === 'connect' ? 'collect' : wait.kind, [...before, ...prompt], secure);
+    const cmd = this.collectCommand(wait.kind === 'connect' || wait.kind === 'pay' ? 'collect' : wait.kind, [...before, ...prompt], secure);
     if (wait.kind === 'authenticate' && cmd.type === 'collect') {
       const digits = (body as AuthBody).digits ?? this.t.rt.otp.digits;
       cmd.minDigits = digits;

@@ -11,6 +11,7 @@ export const ON_OUTCOMES = {
   invoke: { required: ['success', 'error'], optional: ['timeout'], byOnError: ['error'] },
   authenticate: { required: ['verified', 'failed'], optional: ['lockedOut'], byOnError: [] },
   connect: { required: ['completed', 'failed'], optional: ['busy', 'noAnswer'], byOnError: [] },
+  pay: { required: ['success', 'failure'], optional: [], byOnError: [] },
 } as const;
 
 /** Actions with one way out, written `next:`. */

@@ -11,6 +11,7 @@ import type {
   CollectBody,
   ConnectBody,
   DisconnectBody,
+  PayBody,
   EnterSecureFlowBody,
   ExpressionSpec,
   FlowKindName,
@@ -52,6 +53,7 @@ export interface ActionBodies<N extends string> {
   callFlow: CallFlowBody;
   authenticate: AuthenticateBody;
   connect: ConnectBody;
+  pay: PayBody;
   recording: RecordingBody;
   log: LogBody;
   transfer: TransferBody;

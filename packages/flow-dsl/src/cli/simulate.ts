@@ -24,7 +24,8 @@ const USAGE = [
   '',
   'Options:',
   '      --input VALUE          answer the next wait: digits, noinput or hangup (repeatable);',
-  '                             for a connect: completed, busy, noAnswer or failed',
+  '                             for a connect: completed, busy, noAnswer or failed;',
+  '                             for a payment: paid or declined',
   '      --action NAME=FILE     mock a data action with the JSON result in FILE (repeatable);',
   '                             {"error": "..."} or {"timeout": true} take those outcomes',
   '      --flow-input NAME=VALUE  set one of the flow\'s inputs (VALUE read as JSON, else text)',
@@ -127,8 +128,11 @@ async function runSimulate(args: string[], io: CliIO): Promise<number> {
       ...(format === 'text' ? { onLine: (l: TranscriptLine) => write(`${renderLine(l)}\n`) } : {}),
       ...(interactive
         ? {
-            nextInput: async (waitingFor: 'input' | 'connect') => {
-              const question = waitingFor === 'connect' ? 'connect result (completed, busy, noAnswer, failed)> ' : 'caller (digits, noinput, hangup)> ';
+            nextInput: async (waitingFor: 'input' | 'connect' | 'payment') => {
+              const question =
+                waitingFor === 'connect' ? 'connect result (completed, busy, noAnswer, failed)> '
+                  : waitingFor === 'payment' ? 'payment result (paid, declined)> '
+                    : 'caller (digits, noinput, hangup)> ';
               const answer = await interactive!.ask(question);
               if (answer === undefined) return undefined; // stdin closed: the caller hangs up
               return answer.trim() === '' ? 'noinput' : answer.trim();

@@ -39,6 +39,9 @@ export type ExpressionRole =
   | { kind: 'transfer-data'; key: string }
   | { kind: 'connect-number' }
   | { kind: 'connect-callerId' }
+  | { kind: 'pay-amount' }
+  | { kind: 'pay-description' }
+  | { kind: 'pay-output'; variable: string }
   | { kind: 'authenticate-to' }
   | { kind: 'sms-message' }
   | { kind: 'switch-when'; index: number }
@@ -79,7 +82,7 @@ export interface FlowExpression {
 export interface VariableWrite {
   state: string;
   variable: string;
-  via: 'collect' | 'set' | 'invoke-output' | 'callFlow-output';
+  via: 'collect' | 'set' | 'invoke-output' | 'callFlow-output' | 'pay-output';
   /** Where the name is written (for set/output keys, the key of `path`). */
   path: NodePath;
   part: 'key' | 'value';
@@ -235,6 +238,15 @@ function listExpressions(flow: RuleContext['flow']): FlowExpressions {
       expression(name, at('authenticate', 'to'), body.to, { kind: 'authenticate-to' });
       prompt(name, at('authenticate', 'prompt'), body.prompt, 'prompt');
       template(name, at('authenticate', 'message'), body.message, { kind: 'sms-message' });
+    } else if ('pay' in s && isObj(s.pay)) {
+      const body = s.pay;
+      expression(name, at('pay', 'amount'), body.amount, { kind: 'pay-amount' });
+      template(name, at('pay', 'description'), body.description, { kind: 'pay-description' });
+      prompt(name, at('pay', 'prompt'), body.prompt, 'prompt');
+      each(body.output, (variable, v) => {
+        writes.push({ state: name, variable, via: 'pay-output', path: at('pay', 'output', variable), part: 'key' });
+        expression(name, at('pay', 'output', variable), v, { kind: 'pay-output', variable }, 'result');
+      });
     } else if ('connect' in s && isObj(s.connect)) {
       const body = s.connect;
       expression(name, at('connect', 'number'), body.number, { kind: 'connect-number' });
