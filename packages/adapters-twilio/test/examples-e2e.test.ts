@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRuntime, MemoryLogger, type SessionEnd } from '@callflow/flow-core';
 import { loadConfigText, parseYaml } from '@callflow/flow-dsl';
-import { createTwilioWebhook, MemoryCallRegistry, twilioRest, type TwilioWebhook, type WebhookProblem } from '../src/index.js';
-import { CallSimulator, listen, parseTwiml, type CallRecord, type CallerInput, type XmlNode } from './call-simulator.js';
+import { MemoryCallRegistry, twilioRest, type TwilioWebhook, type WebhookProblem } from '../src/index.js';
+import { CallSimulator, parseTwiml, type CallRecord, type CallerInput, type XmlNode } from './call-simulator.js';
 import { EXAMPLE_ACTIONS, ScriptedExampleActions, type ActionMock } from './example-actions.js';
-import { exampleFlow } from './fixtures.js';
+import { exampleFlow, serveWebhook } from './fixtures.js';
 import { ACCOUNT_SID, standInClient, startTwilioStandIn, type TwilioStandIn } from './twilio-standin.js';
 
 const EXAMPLES = join(import.meta.dirname, '..', '..', '..', 'examples');
@@ -70,19 +70,14 @@ async function serve(): Promise<Served> {
   runtime.events.on('session.ended', (e) => ended.push({ sessionId: e.sessionId, end: e.end }));
   runtime.events.on('session.started', (e) => started.push({ sessionId: e.sessionId, flow: e.flow, ...(e.parentSessionId ? { parentSessionId: e.parentSessionId } : {}) }));
   const calls = new MemoryCallRegistry();
-  const problems: WebhookProblem[] = [];
-  const served = await listen((publicBaseUrl) =>
-    createTwilioWebhook({
-      runtime,
-      authToken: AUTH_TOKEN,
-      publicBaseUrl,
-      flowByNumber: { [BILLING_LINE]: 'billing-line', [PROTECTED_LINE]: 'protected-identity', [PARTNER_LINE]: 'masked-callback', [BANK_LINE]: 'sms-otp' },
-      rest: twilioRest({ client, messagingFrom: '+15555550100', timeoutMs: 2_000 }),
-      calls,
-      taskRouter: { workflowSid: WORKFLOW },
-      onProblem: (p) => problems.push(p),
-    }),
-  );
+  const served = await serveWebhook(runtime, {
+    authToken: AUTH_TOKEN,
+    flowByNumber: { [BILLING_LINE]: 'billing-line', [PROTECTED_LINE]: 'protected-identity', [PARTNER_LINE]: 'masked-callback', [BANK_LINE]: 'sms-otp' },
+    rest: twilioRest({ client, messagingFrom: '+15555550100', timeoutMs: 2_000 }),
+    calls,
+    taskRouter: { workflowSid: WORKFLOW },
+  });
+  const problems = served.problems;
   return {
     webhook: served.webhook,
     baseUrl: served.baseUrl,

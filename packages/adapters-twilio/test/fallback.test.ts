@@ -15,9 +15,9 @@ import {
   type SessionStore,
   type StoredSession,
 } from '@callflow/flow-core';
-import { createTwilioWebhook, DEFAULT_APOLOGY, DEFAULT_FALLBACK_APOLOGY, MemoryCallRegistry, type TwilioWebhookOptions, type WebhookProblem } from '../src/index.js';
-import { CallSimulator, listen, parseTwiml, type XmlNode } from './call-simulator.js';
-import { AUTH_TOKEN, CLIENT_PHONE, exampleFlow, MANAGER, PARTNER_LINE, ScriptedActions } from './fixtures.js';
+import { createTwilioWebhook, DEFAULT_APOLOGY, DEFAULT_FALLBACK_APOLOGY, MemoryCallRegistry, type TwilioWebhookOptions } from '../src/index.js';
+import { CallSimulator, parseTwiml, type XmlNode } from './call-simulator.js';
+import { AUTH_TOKEN, CLIENT_PHONE, exampleFlow, MANAGER, PARTNER_LINE, ScriptedActions, serveWebhook } from './fixtures.js';
 
 const WORKFLOW = 'WW00000000000000000000000000000003';
 const FALLBACK_NUMBER = '+15555550160';
@@ -60,19 +60,9 @@ async function start(extra: Partial<TwilioWebhookOptions> = {}) {
   const runtime = createRuntime({ flows: [exampleFlow('masked-callback')], actions, store });
   const events: string[] = [];
   runtime.events.on('session.started', (e) => events.push(`started ${e.sessionId}`));
-  const problems: WebhookProblem[] = [];
   const calls = new MemoryCallRegistry();
-  const served = await listen((publicBaseUrl) =>
-    createTwilioWebhook({
-      runtime,
-      authToken: AUTH_TOKEN,
-      publicBaseUrl,
-      flowByNumber: { [PARTNER_LINE]: 'masked-callback' },
-      calls,
-      onProblem: (p) => problems.push(p),
-      ...extra,
-    }),
-  );
+  const served = await serveWebhook(runtime, { flowByNumber: { [PARTNER_LINE]: 'masked-callback' }, calls, ...extra });
+  const problems = served.problems;
   close = served.close;
   const caller = new CallSimulator(served.baseUrl, AUTH_TOKEN, { from: MANAGER, to: PARTNER_LINE });
   return { ...served, runtime, store, actions, events, problems, calls, caller };

@@ -51,6 +51,18 @@ export class RecordingRest implements TwilioRestPort {
 }
 
 /** A runtime with both example flows, and the webhook served on 127.0.0.1. */
+/** Serve `runtime` through the webhook on loopback (requests signed with AUTH_TOKEN); every problem reported is collected. */
+export async function serveWebhook(
+  runtime: Runtime,
+  options: Omit<TwilioWebhookOptions, 'runtime' | 'authToken' | 'publicBaseUrl' | 'onProblem'> & { authToken?: string },
+) {
+  const problems: WebhookProblem[] = [];
+  const served = await listen((publicBaseUrl) =>
+    createTwilioWebhook({ runtime, authToken: AUTH_TOKEN, publicBaseUrl, onProblem: (p) => problems.push(p), ...options }),
+  );
+  return { ...served, problems };
+}
+
 export async function startServer(results: Record<string, Record<string, unknown>>, extra: Partial<TwilioWebhookOptions> = {}) {
   const actions = new ScriptedActions(results);
   const runtime: Runtime = createRuntime({
@@ -61,19 +73,13 @@ export async function startServer(results: Record<string, Record<string, unknown
   runtime.events.on('session.started', () => started++);
   const rest = new RecordingRest();
   const calls = new MemoryCallRegistry();
-  const problems: WebhookProblem[] = [];
-  const served = await listen((publicBaseUrl) =>
-    createTwilioWebhook({
-      runtime,
-      authToken: AUTH_TOKEN,
-      publicBaseUrl,
-      flowByNumber: { [PARTNER_LINE]: 'masked-callback' },
-      rest,
-      calls,
-      taskRouter: { workflowSid: 'WW00000000000000000000000000000001' },
-      onProblem: (p) => problems.push(p),
-      ...extra,
-    }),
-  );
+  const served = await serveWebhook(runtime, {
+    flowByNumber: { [PARTNER_LINE]: 'masked-callback' },
+    rest,
+    calls,
+    taskRouter: { workflowSid: 'WW00000000000000000000000000000001' },
+    ...extra,
+  });
+  const problems = served.problems;
   return { ...served, runtime, actions, rest, calls, problems, sessionsStarted: () => started };
 }

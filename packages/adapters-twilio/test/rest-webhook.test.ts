@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, MemoryLogger } from '@callflow/flow-core';
-import { createTwilioWebhook, twilioRest, type WebhookProblem } from '../src/index.js';
-import { CallSimulator, listen, parseTwiml } from './call-simulator.js';
-import { exampleFlow, ScriptedActions } from './fixtures.js';
+import { twilioRest } from '../src/index.js';
+import { CallSimulator, parseTwiml } from './call-simulator.js';
+import { exampleFlow, ScriptedActions, serveWebhook } from './fixtures.js';
 import { ACCOUNT_SID, standInClient, startTwilioStandIn, type TwilioStandIn } from './twilio-standin.js';
 
 const AUTH_TOKEN = 'webhook-auth-token';
@@ -29,17 +29,12 @@ async function start() {
   const runtime = createRuntime({ flows: [exampleFlow('sms-otp')], actions: new ScriptedActions(FOUND), logger });
   const events: string[] = [];
   for (const name of ['error', 'session.ended', 'reservation.released'] as const) runtime.events.on(name, (e) => events.push(JSON.stringify(e)));
-  const problems: WebhookProblem[] = [];
-  const served = await listen((publicBaseUrl) =>
-    createTwilioWebhook({
-      runtime,
-      authToken: AUTH_TOKEN,
-      publicBaseUrl,
-      flowByNumber: { [BANK_LINE]: 'sms-otp' },
-      rest: twilioRest({ client, messagingFrom: '+15555550100', timeoutMs: 300 }),
-      onProblem: (p) => problems.push(p),
-    }),
-  );
+  const served = await serveWebhook(runtime, {
+    authToken: AUTH_TOKEN,
+    flowByNumber: { [BANK_LINE]: 'sms-otp' },
+    rest: twilioRest({ client, messagingFrom: '+15555550100', timeoutMs: 300 }),
+  });
+  const problems = served.problems;
   closeServer = served.close;
   const caller = new CallSimulator(served.baseUrl, AUTH_TOKEN, { from: CALLER, to: BANK_LINE });
   /** Everything the adapter and the runtime said outside the SMS itself. */
