@@ -390,12 +390,14 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   /** The stored answer to a repeated request, if this is one. */
   private replayOf(live: LiveSession, requestId: string | undefined, order: number | undefined): Turn | undefined {
     const r = live.record;
-    if (!r.replay) return undefined;
+    if (!r.replay && !live.slot.replay) return undefined;
     const repeat = requestId !== undefined && r.lastRequestId === requestId;
     const late = !repeat && order !== undefined && r.lastRequestOrder !== undefined && order < r.lastRequestOrder;
     if (!repeat && !late) return undefined;
     try {
-      return { ...open<Turn>(r.replay, this.secrets), replayed: true, ...(late ? { late: true } : {}) };
+      // A live session keeps it in its secure slot (opened already); an ended one, sealed on its own.
+      const stored = live.slot.replay ?? (r.replay ? open<Turn>(r.replay, this.secrets) : undefined);
+      return stored ? { ...stored, replayed: true, ...(late ? { late: true } : {}) } : undefined;
     } catch {
       return undefined;
     }
@@ -411,7 +413,14 @@ class CallflowRuntime implements Runtime, RuntimeContext {
       const keep = turn.status === 'ended' ? { ...turn, commands: turn.commands.filter((c) => !isSecureCommand(c)) } : turn;
       runner.session.record.lastRequestId = runner.requestId;
       if (runner.requestOrder !== undefined) runner.session.record.lastRequestOrder = runner.requestOrder;
-      runner.session.record.replay = seal(keep, this.secrets);
+      // A live session's replay rides in its secure slot, sealed with it (one seal a turn);
+      // an ended session's slot is wiped, so its replay is sealed on its own.
+      if (turn.status === 'ended') {
+        runner.session.record.replay = seal(keep, this.secrets);
+      } else {
+        runner.session.slot.replay = keep;
+        delete runner.session.record.replay;
+      }
     }
     await this.save(runner.session);
     for (const live of this.pending.splice(0)) await this.save(live);

@@ -33,6 +33,8 @@ export interface SecureSlot {
   vars: Record<string, Record<string, unknown>>;
   /** A pending one-time code (its hash) and when it expires. */
   otp?: { hash: string; salt: string; expiresAt: number; to: string };
+  /** The last turn, for a repeat of its request (see Runtime.handle). */
+  replay?: import('./types.js').Turn;
 }
 
 /** The agent a secure session holds reserved. */
@@ -81,7 +83,8 @@ export function serializeSession(session: LiveSession, secrets: SecretsProvider)
   const hasSecrets =
     Object.keys(session.slot.call).length > 0 ||
     Object.values(session.slot.vars).some((v) => Object.keys(v).length > 0) ||
-    session.slot.otp !== undefined;
+    session.slot.otp !== undefined ||
+    session.slot.replay !== undefined;
   const record: SessionRecord = { ...session.record };
   if (hasSecrets && session.record.status === 'active') record.sealed = seal(session.slot, secrets);
   else delete record.sealed;
