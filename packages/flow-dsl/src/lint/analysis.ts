@@ -58,6 +58,22 @@ export class FlowAnalysis {
     return this.graphCache;
   }
 
+  /** The states holding `action`, in document order (indexed once for every action). */
+  statesWith(action: ActionName): readonly string[] {
+    if (!this.byAction) {
+      const g = this.graph;
+      this.byAction = new Map();
+      g.names.forEach((name, i) => {
+        const list = this.byAction!.get(g.actions[i]!);
+        if (list) list.push(name);
+        else this.byAction!.set(g.actions[i]!, [name]);
+      });
+    }
+    return this.byAction.get(action) ?? [];
+  }
+
+  private byAction?: Map<ActionName, string[]>;
+
   /** Entry points: `start`, and `onError`/`onHangup` (entered by the runtime). */
   get roots(): number[] {
     const g = this.graph;

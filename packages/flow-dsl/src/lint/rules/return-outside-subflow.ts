@@ -15,14 +15,12 @@ export const rule: Rule = {
   check(ctx) {
     const { flow } = ctx;
     if (flow.kind === 'subflow') return;
-    const { graph } = ctx.analysis;
-    graph.names.forEach((name, i) => {
-      if (graph.actions[i] !== 'return') return;
+    for (const name of ctx.analysis.statesWith('return')) {
       ctx.report({
         path: ['states', name, 'return'],
         part: 'key',
         message: `states.${name}.return: only a subflow can return, and this flow is kind: ${flow.kind}; end the call with transfer or disconnect instead`,
       });
-    });
+    }
   },
 };

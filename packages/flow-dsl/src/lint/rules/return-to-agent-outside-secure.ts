@@ -15,14 +15,12 @@ export const rule: Rule = {
   check(ctx) {
     const { flow } = ctx;
     if (flow.kind === 'secure') return;
-    const { graph } = ctx.analysis;
-    graph.names.forEach((name, i) => {
-      if (graph.actions[i] !== 'returnToAgent') return;
+    for (const name of ctx.analysis.statesWith('returnToAgent')) {
       ctx.report({
         path: ['states', name, 'returnToAgent'],
         part: 'key',
         message: `states.${name}.returnToAgent: only a secure flow returns the caller to its reserved agent, and this flow is kind: ${flow.kind}; use transfer instead`,
       });
-    });
+    }
   },
 };

@@ -16,14 +16,12 @@ export const rule: Rule = {
   check(ctx) {
     const { flow } = ctx;
     if (flow.kind !== 'secure' || flow.reservation !== 'none') return;
-    const { graph } = ctx.analysis;
-    graph.names.forEach((name, i) => {
-      if (graph.actions[i] !== 'returnToAgent') return;
+    for (const name of ctx.analysis.statesWith('returnToAgent')) {
       ctx.report({
         path: ['states', name, 'returnToAgent'],
         part: 'key',
         message: `states.${name}.returnToAgent: this secure IVR (reservation: none) has no agent waiting to take the caller back; end with transfer or disconnect instead`,
       });
-    });
+    }
   },
 };

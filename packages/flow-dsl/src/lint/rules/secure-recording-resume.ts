@@ -16,9 +16,7 @@ export const rule: Rule = {
   check(ctx) {
     const { flow } = ctx;
     if (flow.kind !== 'secure') return;
-    const { graph } = ctx.analysis;
-    graph.names.forEach((name, i) => {
-      if (graph.actions[i] !== 'recording') return;
+    for (const name of ctx.analysis.statesWith('recording')) {
       const body = (flow.states[name] as { recording?: unknown }).recording;
       const path =
         body === 'resume'
@@ -26,11 +24,11 @@ export const rule: Rule = {
           : body && typeof body === 'object' && (body as { action?: unknown }).action === 'resume'
             ? ['states', name, 'recording', 'action']
             : undefined;
-      if (!path) return;
+      if (!path) continue;
       ctx.report({
         path,
         message: `states.${name}.recording: recording stays paused for the whole secure session and the runtime resumes it afterwards; remove this resume (a recording would capture what the caller keys in)`,
       });
-    });
+    }
   },
 };

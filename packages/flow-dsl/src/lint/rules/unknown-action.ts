@@ -40,11 +40,7 @@ export const rule: Rule = {
     const actions = ctx.project.config.actions;
     if (!actions) return;
     const suggest = rememberedSuggestions();
-    // The shared graph lists each state's action: only invoke states are read.
-    const { names, actions: stateActions } = ctx.analysis.graph;
-    for (let i = 0; i < names.length; i++) {
-      if (stateActions[i] !== 'invoke') continue;
-      const name = names[i]!;
+    for (const name of ctx.analysis.statesWith('invoke')) {
       const invoke = (ctx.flow.states[name] as Record<string, unknown>).invoke as
         | { action: string; input?: Record<string, unknown>; output?: Record<string, unknown> }
         | undefined;

@@ -52,11 +52,7 @@ export const rule: Rule = {
     if (!targets) return;
     const known = knownTargets(targets);
     const suggest = rememberedSuggestions();
-    // The shared graph lists each state's action: only transfer states are read.
-    const { names, actions } = ctx.analysis.graph;
-    for (let i = 0; i < names.length; i++) {
-      if (actions[i] !== 'transfer') continue;
-      const name = names[i]!;
+    for (const name of ctx.analysis.statesWith('transfer')) {
       const transfer = (ctx.flow.states[name] as Record<string, unknown>).transfer as Partial<Record<TargetKey, unknown>> | undefined;
       if (!transfer || typeof transfer !== 'object') continue;
       for (const key of Object.keys(LIST_OF) as TargetKey[]) {
