@@ -58,3 +58,4 @@ process.on('message', async (message) => {
     process.send({ turns, waiting });
   }
 });
+process.on('SIGTERM', () => process.exit(0));

@@ -27,7 +27,7 @@ const pin = availableParallelism() >= 2 && spawnSync('taskset', ['-cp', '0', Str
 
 function startServer(kind) {
   const script = join(import.meta.dirname, 'server.mjs');
-  const args = [process.execPath, script, kind, AUTH_TOKEN];
+  const args = [process.execPath, ...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), script, kind, AUTH_TOKEN];
   const child = pin
     ? spawn('taskset', ['-c', '1', ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     : spawn(args[0], args.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

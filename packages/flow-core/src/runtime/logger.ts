@@ -18,10 +18,15 @@ export interface LogRecord {
 /** Where the runtime writes its log. */
 export interface Logger {
   write(record: LogRecord): void;
+  /**
+   * Would a record of this level be written? When it says no, the runtime skips building and
+   * redacting the record (redaction is the costly part of a log line). Absent: always yes.
+   */
+  enabled?(level: LogLevel): boolean;
 }
 
 /** A logger that drops everything. */
-export const silentLogger: Logger = { write() {} };
+export const silentLogger: Logger = { write() {}, enabled: () => false };
 
 /** Writes through a pino logger (`pinoLogger(pino())`). */
 export function pinoLogger(pino: PinoLogger): Logger {
@@ -29,6 +34,7 @@ export function pinoLogger(pino: PinoLogger): Logger {
     write({ level, msg, fields }) {
       pino[level](fields, msg);
     },
+    enabled: (level) => pino.isLevelEnabled(level),
   };
 }
 

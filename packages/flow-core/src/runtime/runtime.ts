@@ -58,6 +58,13 @@ export interface RuntimeOptions {
   alerts?: Partial<AlertPolicy>;
   /** One-time codes: digits (default 6) and time to live, ms (default 5 minutes). */
   otp?: { digits?: number; ttlMs?: number };
+  /**
+   * How many sessions this process keeps open between turns (default 5000; 0: none). A turn
+   * whose stored session is, byte for byte, the one this process wrote last skips parsing and
+   * opening it. Only sessions holding no secure value and no one-time code are kept: those are
+   * opened from the store every turn, so their values are in clear in memory only during a turn.
+   */
+  sessionCacheSize?: number;
 }
 
 /** Starting an IVR (or any non-agent) session. */
@@ -147,6 +154,9 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Reservations this runtime granted: agentId → session, token, lease end. */
   private readonly held = new Map<string, { sessionId: string; token: string; expiresAt: number; flow: string }>();
+  /** Sessions this process wrote last, open (see `sessionCacheSize`); oldest first. */
+  private readonly openSessions = new Map<string, { text: string; version: number; live: LiveSession }>();
+  private readonly openSessionsMax: number;
   /** Sessions saved during the current turn other than the main one (hand-offs). */
   private readonly pending: LiveSession[] = [];
 
@@ -170,6 +180,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     this.lockoutPolicy = { ...DEFAULT_LOCKOUT, ...options.lockout };
     this.abuse = new AbuseMonitor(this.clock, { ...DEFAULT_ALERT_POLICY, ...options.alerts });
     this.otp = { digits: options.otp?.digits ?? 6, ttlMs: options.otp?.ttlMs ?? 5 * 60_000 };
+    this.openSessionsMax = Math.max(0, Math.floor(options.sessionCacheSize ?? 5000));
   }
 
   // ---- public API ----
@@ -221,7 +232,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     return this.serialized(sessionId, async () => {
       const stored = await this.store.get(sessionId);
       if (!stored) throw new SessionNotFoundError(sessionId);
-      const live = deserializeSession(stored.value, stored.version, this.secrets);
+      const live = this.open(sessionId, stored.value, stored.version);
       const replay = this.replayOf(live, options.requestId, options.requestOrder);
       if (replay) return replay;
       const runner = new TurnRunner(this, live, this.redactorFor(live));
@@ -233,6 +244,8 @@ class CallflowRuntime implements Runtime, RuntimeContext {
         }
         return runner.result();
       }
+      // From here the turn changes the session: the open copy is no longer the stored one.
+      this.openSessions.delete(sessionId);
       live.record.turns++;
       if (options.requestId !== undefined) runner.requestId = options.requestId;
       if (options.requestOrder !== undefined) runner.requestOrder = options.requestOrder;
@@ -268,6 +281,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   }
 
   async shutdown(): Promise<void> {
+    this.openSessions.clear();
     for (const [agentId, h] of [...this.held]) {
       this.held.delete(agentId);
       await this.reservations.release(agentId, h.token).catch(() => false);
@@ -293,6 +307,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   }
 
   log(runner: TurnRunner, level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
+    if (!this.logs(level)) return;
     const r = runner.session.record;
     this.logger.write({
       level,
@@ -343,6 +358,10 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   }
 
   // ---- internals ----
+
+  private logs(level: LogLevel): boolean {
+    return this.logger.enabled?.(level) ?? true;
+  }
 
   private flowNamed(name: string): Flow {
     const flow = this.flows.get(name);
@@ -410,7 +429,8 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     if (runner.requestId !== undefined) {
       // Kept sealed for a repeat of this request. Once the session has ended its secure values
       // are wiped, so a replay of the last turn leaves out what was secure in it.
-      const keep = turn.status === 'ended' ? { ...turn, commands: turn.commands.filter((c) => !isSecureCommand(c)) } : turn;
+      // A copy: the caller owns the turn it is given (and may change it); the replay must not move.
+      const keep = { ...turn, commands: turn.status === 'ended' ? turn.commands.filter((c) => !isSecureCommand(c)) : [...turn.commands] };
       runner.session.record.lastRequestId = runner.requestId;
       if (runner.requestOrder !== undefined) runner.session.record.lastRequestOrder = runner.requestOrder;
       // A live session's replay rides in its secure slot, sealed with it (one seal a turn);
@@ -424,7 +444,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     }
     await this.save(runner.session);
     for (const live of this.pending.splice(0)) await this.save(live);
-    this.log(runner, 'debug', 'turn', {
+    if (this.logs('debug')) this.log(runner, 'debug', 'turn', {
       path: turn.path,
       commands: turn.commands.map((c) => c.type),
       status: turn.status,
@@ -436,9 +456,23 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   private async save(live: LiveSession): Promise<void> {
     const text = serializeSession(live, this.secrets);
     const ttlMs = live.record.status === 'ended' ? ENDED_TTL_MS : this.sessionTtlMs;
-    const result = await this.store.put(live.record.id, text, { expectedVersion: live.version, ttlMs });
-    if (!result.ok) throw new ConcurrentTurnError(live.record.id);
+    const id = live.record.id;
+    this.openSessions.delete(id);
+    const result = await this.store.put(id, text, { expectedVersion: live.version, ttlMs });
+    if (!result.ok) throw new ConcurrentTurnError(id);
     live.version = result.version;
+    if (this.openSessionsMax > 0 && keepsOpen(live)) {
+      this.openSessions.set(id, { text, version: result.version, live });
+      if (this.openSessions.size > this.openSessionsMax) this.openSessions.delete(this.openSessions.keys().next().value!);
+    }
+  }
+
+  /** The stored session, open: the copy this process wrote if the store still holds exactly it. */
+  private open(sessionId: string, text: string, version: number): LiveSession {
+    const kept = this.openSessions.get(sessionId);
+    if (kept && kept.version === version && kept.text === text) return kept.live;
+    if (kept) this.openSessions.delete(sessionId);
+    return deserializeSession(text, version, this.secrets);
   }
 
   private emitFor<K extends RuntimeEventName>(
@@ -481,6 +515,13 @@ class CallflowRuntime implements Runtime, RuntimeContext {
       if (this.locks.get(sessionId) === tail) this.locks.delete(sessionId);
     }
   }
+}
+
+/** May a session stay open in memory between turns? Not while it holds a secure value or a code. */
+function keepsOpen(live: LiveSession): boolean {
+  if (live.record.status !== 'active' || live.slot.otp !== undefined) return false;
+  for (const index in live.slot.vars) if (Object.keys(live.slot.vars[index]!).length > 0) return false;
+  return true;
 }
 
 /** A command that carries a secure value (a read-back, a code, a masked number's dial). */

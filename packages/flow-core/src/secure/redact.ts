@@ -61,6 +61,11 @@ function normaliseField(name: string): string {
 export class Redactor {
   private readonly secrets = new Set<string>();
   private grams = new Map<string, string[]>();
+  /**
+   * Secrets added but not yet indexed. A session's redactor is built every turn and most turns
+   * never redact anything (no listener, logging off): the 4-gram index is built on first use.
+   */
+  private pending: string[] = [];
   private readonly options: Required<Omit<RedactorOptions, 'personalFields'>> & { personalFields: Set<string> };
 
   constructor(options: RedactorOptions = {}) {
@@ -82,7 +87,8 @@ export class Redactor {
       sensitiveField: this.options.sensitiveField,
       personalFields: [...this.options.personalFields, ...personalFields],
     });
-    for (const s of this.secrets) r.addSecret(s);
+    for (const s of this.secrets) r.pending.push(s);
+    for (const s of this.pending) r.pending.push(s);
     for (const s of secrets) r.addSecret(s);
     return r;
   }
@@ -90,7 +96,18 @@ export class Redactor {
   /** Remember a secure value of the session (values shorter than 4 characters are matched exactly). */
   addSecret(value: unknown): void {
     if (value === null || value === undefined) return;
-    const text = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value, bigintSafe) : String(value);
+    this.pending.push(typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value, bigintSafe) : String(value));
+  }
+
+  /** Index the secrets added since the last use. */
+  private settle(): void {
+    if (this.pending.length === 0) return;
+    const pending = this.pending;
+    this.pending = [];
+    for (const text of pending) this.index(text);
+  }
+
+  private index(text: string): void {
     const stripped = strip(text).toLowerCase();
     if (stripped.length === 0 || this.secrets.has(stripped)) return;
     this.secrets.add(stripped);
@@ -107,17 +124,20 @@ export class Redactor {
 
   /** Forget every session secret (the secure session ended and its values were wiped). */
   clearSecrets(): void {
+    this.pending = [];
     this.secrets.clear();
     this.grams = new Map();
   }
 
   /** Does the redactor know any session secret? */
   get hasSecrets(): boolean {
+    this.settle();
     return this.secrets.size > 0;
   }
 
   /** Redact free text. */
   redactText(text: string): string {
+    this.settle();
     // Ids (UUIDs: session ids, tokens) are random hex: a run of digits in one is not a phone
     // number or a piece of a secret, and a mangled id would be useless. Keep them whole.
     if (UUID.test(text)) {
@@ -146,6 +166,7 @@ export class Redactor {
 
   /** Redact any value: strings, arrays and plain objects deeply (a new value; the input is untouched). */
   redact<T>(value: T): T {
+    this.settle();
     return this.walk(value, undefined, 0) as T;
   }
 
