@@ -36,6 +36,12 @@ export interface TwimlOptions {
   apology?: string;
   /** The Pay Connector `<Pay>` charges through (Twilio console name); Twilio's default otherwise. */
   paymentConnector?: string;
+  /**
+   * Absolute URL a transfer's `<Dial>` or `<Enqueue>` posts its outcome to (`DialCallStatus`,
+   * `QueueResult`): a transfer that did not connect becomes the runtime's `transferResult`, and
+   * the caller hears the fail-safe instead of silence. Without it the document simply ends.
+   */
+  transferResultUrl?: string;
 }
 
 /** TaskRouter settings for `transfer: { queue }`. */
@@ -260,17 +266,21 @@ function transfer(response: TwimlResponse, command: Extract<Command, { type: 'tr
     const workflowSid = options.taskRouter
       ? (options.taskRouter.workflowSidByQueue?.[command.queue] ?? options.taskRouter.workflowSid)
       : undefined;
+    const result = options.transferResultUrl !== undefined ? { action: options.transferResultUrl, method: 'POST' as const } : {};
     if (workflowSid !== undefined) {
-      const enqueue = response.enqueue({ workflowSid });
+      const enqueue = response.enqueue({ workflowSid, ...result });
       // The task's attributes route it inside the workflow; the runtime already left out
       // anything personal for a protected identity, and secure values never reach `data`.
       enqueue.task(JSON.stringify({ queue: command.queue, ...(command.data ?? {}) }));
     } else {
-      response.enqueue(command.queue);
+      response.enqueue(result, command.queue);
     }
     return;
   }
-  const dial = response.dial(options.transferCallerId !== undefined ? { callerId: options.transferCallerId } : {});
+  const dial = response.dial({
+    ...(options.transferCallerId !== undefined ? { callerId: options.transferCallerId } : {}),
+    ...(options.transferResultUrl !== undefined ? { action: options.transferResultUrl, method: 'POST' as const } : {}),
+  });
   if (command.number !== undefined) dial.number(command.number);
   else if (command.user !== undefined) dial.client(command.user);
   else if (command.sip !== undefined) dial.sip(command.sip);

@@ -90,6 +90,18 @@ describe('renderTurn', () => {
     ).toEqual([{ Enqueue: { workflowSid: 'WW2', children: [{ Task: { text: '{"queue":"billing","invoiceId":"INV-1"}' } }] } }]);
   });
 
+  it('asks for a transfer\'s outcome when given a transferResultUrl (Dial action, Enqueue action)', () => {
+    const url = 'https://ivr.example.com/voice/s1/3/transfer';
+    const one = (c: Command, o: Partial<TwimlOptions> = {}) => render([c], { status: 'ended', transferResultUrl: url, ...o }).doc.children.map(shape);
+    expect(one({ type: 'transfer', number: '+15555550123' }, { transferCallerId: '+15555550100' })).toEqual([
+      { Dial: { callerId: '+15555550100', action: url, method: 'POST', children: [{ Number: { text: '+15555550123' } }] } },
+    ]);
+    expect(one({ type: 'transfer', queue: 'billing' })).toEqual([{ Enqueue: { action: url, method: 'POST', text: 'billing' } }]);
+    expect(one({ type: 'transfer', queue: 'billing' }, { taskRouter: { workflowSid: 'WW1' } })).toEqual([
+      { Enqueue: { workflowSid: 'WW1', action: url, method: 'POST', children: [{ Task: { text: '{"queue":"billing"}' } }] } },
+    ]);
+  });
+
   it('returns the caller to the agent through a hook when one is configured', () => {
     const { doc } = render([{ type: 'returnToAgent', agentId: 'a1', conversationId: 'conf-9', outputs: {} }], {
       status: 'ended',
