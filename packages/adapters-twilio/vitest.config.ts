@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: {
     alias: {
+      // First: a subpath must not be taken for the package itself.
+      '@callflow/flow-core/redis': fileURLToPath(new URL('../flow-core/src/redis.ts', import.meta.url)),
       '@callflow/flow-core': fileURLToPath(new URL('../flow-core/src/index.ts', import.meta.url)),
       '@callflow/flow-dsl': fileURLToPath(new URL('../flow-dsl/src/index.ts', import.meta.url)),
     },

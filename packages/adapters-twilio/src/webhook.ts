@@ -4,9 +4,11 @@
  * against Twilio's signature before anything else (403, no session touched). The session and a
  * turn counter travel in the action URLs (`/voice/:sessionId/:turn`), and the turn counter is
  * the runtime's `requestId`, so a retried callback gets the same TwiML and runs nothing twice.
+ * Turns of one call that meet on two workers at once are tried again here (`ConcurrentTurnError`):
+ * the request id makes the retry of a request the other worker already answered a replay.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CallEvent, CallInfo, Runtime, Turn } from '@callflow/flow-core';
+import type { CallEvent, CallInfo, HandleOptions, Runtime, Turn } from '@callflow/flow-core';
 import {
   BodyTooLargeError,
   param,
@@ -45,7 +47,8 @@ export interface CallEntry {
 
 /**
  * CallSid → session, for status callbacks (they carry no session in their URL). The in-memory
- * default serves one process; the distributed deployment (issue 5) keeps it in Redis.
+ * default serves one process; many workers share `RedisCallRegistry`
+ * (`@callflow/adapters-twilio/redis`).
  */
 export interface CallRegistry {
   get(callSid: string): Promise<CallEntry | undefined>;
@@ -117,6 +120,12 @@ export interface TwilioWebhookOptions {
   fallbackApology?: string;
   /** Told about every problem (redacted: codes and runtime messages, no request values). */
   onProblem?: (problem: WebhookProblem) => void;
+  /**
+   * How often a turn is tried again when another worker's turn of the same call got in the way
+   * (`ConcurrentTurnError`), default 2. Keep (retries + 1) × the runtime's `sessionLockWaitMs`
+   * well under the 15 s Twilio waits for an answer.
+   */
+  concurrentTurnRetries?: number;
 }
 
 /** An agent hands the caller on this call to a secure flow. */
@@ -155,6 +164,8 @@ const XML = 'text/xml; charset=utf-8';
 const TERMINAL_CALL_STATUSES = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const E164 = /^\+[1-9]\d{6,14}$/;
+/** The code of flow-core's `ConcurrentTurnError`. */
+const CONCURRENT_TURN = 'SESSION_CONFLICT';
 const DIAL_STATUS: Record<string, Extract<CallEvent, { type: 'connectResult' }>['status']> = {
   completed: 'completed',
   answered: 'completed',
@@ -174,6 +185,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   const calls = options.calls ?? new MemoryCallRegistry();
   const limit = options.maxBodyBytes ?? 64 * 1024;
   const apology = options.apology ?? DEFAULT_APOLOGY;
+  const turnRetries = Math.max(0, Math.floor(options.concurrentTurnRetries ?? 2));
   if (options.fallbackQueue !== undefined && options.fallbackNumber !== undefined) {
     throw new TypeError('createTwilioWebhook: give fallbackQueue or fallbackNumber, not both');
   }
@@ -215,6 +227,23 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   const actionUrl = (sessionId: string, turn: number) => `${publicBase}/voice/${encodeURIComponent(sessionId)}/${turn}`;
 
   /**
+   * `runtime.handle`, tried again (a bounded number of times, after a short jittered pause) when
+   * another worker's turn of the same call got in the way: it wrote first, or held the session
+   * lock too long. The same request id makes the retry of a request the other worker already
+   * answered a replay: the same TwiML, and nothing runs twice.
+   */
+  async function handleTurn(sessionId: string, event: CallEvent, handleOptions: HandleOptions): Promise<Turn> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await runtime.handle(sessionId, event, handleOptions);
+      } catch (error) {
+        if ((error as { code?: unknown } | null)?.code !== CONCURRENT_TURN || attempt >= turnRetries) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
+      }
+    }
+  }
+
+  /**
    * Render a turn, perform its REST side effects, and keep the CallSid pointing at the live
    * session. An SMS that could not be sent becomes the session's `smsResult: failed` event, run
    * as the next turn (so the flow's `authenticate` takes `failed` now instead of asking for a
@@ -251,7 +280,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       }
     }
     if (smsFailed && feedSmsFailure && callSid !== undefined && turn.status === 'waiting') {
-      const failed = await runtime.handle(target, { type: 'smsResult', status: 'failed' }, { requestId: String(nextTurnNumber) });
+      const failed = await handleTurn(target, { type: 'smsResult', status: 'failed' }, { requestId: String(nextTurnNumber) });
       // What was said before the SMS still stands; what came after it ("we have sent you a code") does not.
       const at = turn.commands.indexOf(smsFailed);
       const before = turn.commands.slice(0, Math.max(at, 0)).filter((c) => !isRestSideEffect(c));
@@ -297,16 +326,15 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   async function callback(sessionId: string, turnNumber: number, params: FormParams, wait: boolean): Promise<WebhookResponse> {
     const callSid = param(params, 'CallSid');
     if (wait) return waitCallback(sessionId, turnNumber, callSid);
-    if (callSid !== undefined) {
-      const known = await calls.get(callSid);
-      // The call is past its first turn: a retried new-call webhook must not restart it.
-      if (known?.startTwiml !== undefined) await calls.set(callSid, { sessionId: known.sessionId });
-    }
+    // The turn first, the CallSid map after it (`answer` rewrites the entry without the first
+    // TwiML: the call is past its first turn, and a retried new-call webhook must not restart
+    // it). A store outage then meets the runtime, which reports it and ends the session once
+    // the store is back, rather than the registry alone.
     let turn: Turn;
     try {
       // The turn number is both the request's id (a repeat is replayed) and its order (a
       // late callback, older than the last turn answered, gets the current wait again).
-      turn = await runtime.handle(sessionId, eventOf(params), { requestId: String(turnNumber), requestOrder: turnNumber });
+      turn = await handleTurn(sessionId, eventOf(params), { requestId: String(turnNumber), requestOrder: turnNumber });
     } catch (error) {
       if ((error as { code?: string } | null)?.code === 'SESSION_NOT_FOUND') {
         report({ code: 'SESSION_NOT_FOUND', message: 'a callback for a session that is not stored', sessionId });
@@ -326,7 +354,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     }
     const last = view.lastRequestId !== undefined ? Number(view.lastRequestId) : undefined;
     if (last !== undefined && turnNumber <= last) {
-      const replay = await runtime.handle(sessionId, { type: 'noInput' }, { requestId: String(last) });
+      const replay = await handleTurn(sessionId, { type: 'noInput' }, { requestId: String(last) });
       return xml(await answer(replay, last + 1, callSid));
     }
     if (view.status === 'ended') return failSafe();
@@ -342,7 +370,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     await calls.delete(callSid);
     try {
       // The caller is gone: no REST side effect is performed for a call that no longer exists.
-      await runtime.handle(entry.sessionId, { type: 'hangup' }, { requestId: 'hangup' });
+      await handleTurn(entry.sessionId, { type: 'hangup' }, { requestId: 'hangup' });
     } catch (error) {
       report(problemOf(error, entry.sessionId));
     }

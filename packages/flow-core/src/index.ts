@@ -188,6 +188,7 @@ export {
   type PutOptions,
   type PutResult,
 } from './store/session-store.js';
+export { MemorySessionLock, type SessionLock, type SessionLockOptions, type HeldSessionLock } from './store/session-lock.js';
 export {
   simulate,
   type SimulationScript,

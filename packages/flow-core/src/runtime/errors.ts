@@ -30,11 +30,23 @@ export class AgentBusyError extends Error {
   }
 }
 
-/** Another turn of the same session won the race (another process wrote first). */
+/**
+ * Another turn of the same session got in the way: it wrote the session first (`conflict`: this
+ * turn's write was refused), or it still held the session lock when this turn's wait ran out
+ * (`busy`: nothing of this turn ran). Trying the same request again is safe: a request the
+ * other turn already answered is replayed, not run again.
+ */
 export class ConcurrentTurnError extends Error {
   readonly code = 'SESSION_CONFLICT';
-  constructor(sessionId: string) {
-    super(`session '${sessionId}' was updated by another turn at the same time`);
+  constructor(
+    sessionId: string,
+    readonly reason: 'conflict' | 'busy' = 'conflict',
+  ) {
+    super(
+      reason === 'busy'
+        ? `session '${sessionId}' is busy with another turn (its session lock was not free in time)`
+        : `session '${sessionId}' was updated by another turn at the same time`,
+    );
     this.name = 'ConcurrentTurnError';
   }
 }

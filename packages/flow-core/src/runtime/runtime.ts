@@ -18,12 +18,23 @@ import {
   type ReservationStore,
 } from '../secure/reservations.js';
 import { MemorySessionStore, type SessionStore } from '../store/session-store.js';
+import { MemorySessionLock, type HeldSessionLock, type SessionLock } from '../store/session-lock.js';
 import { AbuseMonitor, DEFAULT_ALERT_POLICY, type AlertPolicy } from './alerts.js';
 import { systemClock, type Clock } from './clock.js';
 import type { FailSafe, RuntimeContext } from './context.js';
 import { RuntimeEvents, type EventBase, type RuntimeEventMap, type RuntimeEventName } from './events.js';
 import { silentLogger, type LogLevel, type Logger } from './logger.js';
-import { deserializeSession, serializeSession, type LiveSession, type SessionRecord } from './session.js';
+import { deserializeSession, serializeSession, type HeldReservation, type LiveSession, type SessionRecord } from './session.js';
+import {
+  OUTAGE_END,
+  OutageLedger,
+  STORE_UNAVAILABLE,
+  STORE_UNAVAILABLE_MESSAGE,
+  endAfterOutage,
+  isStoreOutage,
+  wentOnAfter,
+  type OutageEntry,
+} from './recovery.js';
 import { TurnRunner, createFrame } from './turn.js';
 import { AgentBusyError, ConcurrentTurnError, FlowValidationError, SessionNotFoundError } from './errors.js';
 import { validateFlows } from './validate-flows.js';
@@ -65,6 +76,21 @@ export interface RuntimeOptions {
    * opened from the store every turn, so their values are in clear in memory only during a turn.
    */
   sessionCacheSize?: number;
+  /**
+   * Serializes the turns of one session across workers (`RedisSessionLock` from
+   * `@callflow/flow-core/redis`). Without it, turns of one session run one at a time in this
+   * process only, and across processes the store's version check refuses the second write.
+   */
+  sessionLock?: SessionLock;
+  /** How long a turn's session lock lives unless extended, ms (default 15 s; it is extended while the turn runs). */
+  sessionLockTtlMs?: number;
+  /** How long a turn waits for the session lock before giving up with `ConcurrentTurnError`, ms (default 4 s). */
+  sessionLockWaitMs?: number;
+  /**
+   * Every this many ms, end the sessions a store outage left behind (and release their agents)
+   * once the store answers again. Default: only when `sweep()` is called.
+   */
+  recoveryIntervalMs?: number;
 }
 
 /** Starting an IVR (or any non-agent) session. */
@@ -117,15 +143,37 @@ export interface Runtime {
    */
   handle(sessionId: string, event: CallEvent, options?: HandleOptions): Promise<Turn>;
   isReserved(agentId: string): Promise<boolean>;
-  /** End reservations whose lease ran out (call it on a timer); how many were released. */
+  /**
+   * End reservations whose lease ran out, and the sessions whose turn failed on an unreachable
+   * store once the store answers again (call it on a timer); how many reservations were released.
+   */
   sweep(): Promise<number>;
-  /** Release every reservation this runtime holds. */
+  /** Release every reservation this runtime holds, and stop the recovery timer. */
   shutdown(): Promise<void>;
   /** A redacted view of a stored session. */
   inspect(sessionId: string): Promise<SessionView | undefined>;
 }
 
 const ENDED_TTL_MS = 10 * 60_000;
+/** A turn whose write was refused is read again and run again at most this often (when nothing irreversible ran). */
+const MAX_RERUNS = 2;
+const WAIT_FOREVER = { ttlMs: Infinity, waitMs: Infinity };
+
+/** One turn in progress: the sessions it touches (its own and those it hands on to) share it. */
+interface TurnScope {
+  /** A data action ran, an agent was released, a failure was counted: the turn cannot simply run again. */
+  irreversible: boolean;
+  /** Sessions started during the turn (hand-ons), saved after the turn's own session. */
+  pending: LiveSession[];
+  /** The ids registered for this scope. */
+  ids: string[];
+  /** The session as read, once it was (for reporting a store outage). */
+  live?: LiveSession;
+  /** A store outage was reported during the turn already. */
+  outage: boolean;
+  /** The request the turn answers (handle). */
+  request?: HandleOptions;
+}
 
 /** Build a runtime. Throws FlowValidationError when a flow cannot run. */
 export function createRuntime(options: RuntimeOptions): Runtime {
@@ -151,20 +199,36 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   private readonly leaseMs: number;
   private readonly sessionTtlMs: number;
   private readonly abuse: AbuseMonitor;
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Turns of one session in this process, one at a time, in order. */
+  private readonly localLock = new MemorySessionLock();
+  /** Turns of one session across processes (when configured). */
+  private readonly sessionLock: SessionLock | undefined;
+  private readonly lockTtlMs: number;
+  private readonly lockWaitMs: number;
+  /** The turn in progress by session id. */
+  private readonly scopes = new Map<string, TurnScope>();
+  /** Sessions a store outage left behind, to end once the store answers. */
+  private readonly outages = new OutageLedger();
+  private recoveryRun: Promise<number> | undefined;
+  private readonly recoveryTimer: ReturnType<typeof setInterval> | undefined;
   /** Reservations this runtime granted: agentId → session, token, lease end. */
   private readonly held = new Map<string, { sessionId: string; token: string; expiresAt: number; flow: string }>();
   /** Sessions this process wrote last, open (see `sessionCacheSize`); oldest first. */
   private readonly openSessions = new Map<string, { text: string; version: number; live: LiveSession }>();
   private readonly openSessionsMax: number;
-  /** Sessions saved during the current turn other than the main one (hand-offs). */
-  private readonly pending: LiveSession[] = [];
 
   constructor(options: RuntimeOptions) {
     this.flows = validateFlows(options.flows);
-    this.actions = Array.isArray(options.actions) || options.actions === undefined
+    const actions = Array.isArray(options.actions) || options.actions === undefined
       ? new ActionRegistry((options.actions ?? []) as readonly DataActionDefinition[])
       : (options.actions as ActionCaller);
+    // A data action that ran is why a refused turn cannot just be run again.
+    this.actions = {
+      call: (name, input, callOptions) => {
+        this.markIrreversible(callOptions.sessionId);
+        return actions.call(name, input, callOptions);
+      },
+    };
     this.clock = options.clock ?? systemClock;
     this.store = options.store ?? new MemorySessionStore(this.clock);
     this.reservations = options.reservations ?? new MemoryReservationStore(this.clock);
@@ -181,6 +245,14 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     this.abuse = new AbuseMonitor(this.clock, { ...DEFAULT_ALERT_POLICY, ...options.alerts });
     this.otp = { digits: options.otp?.digits ?? 6, ttlMs: options.otp?.ttlMs ?? 5 * 60_000 };
     this.openSessionsMax = Math.max(0, Math.floor(options.sessionCacheSize ?? 5000));
+    this.sessionLock = options.sessionLock;
+    this.lockTtlMs = options.sessionLockTtlMs ?? 15_000;
+    this.lockWaitMs = options.sessionLockWaitMs ?? 4_000;
+    if (options.recoveryIntervalMs !== undefined) {
+      this.recoveryTimer = setInterval(() => void this.recover().catch(() => undefined), Math.max(1, options.recoveryIntervalMs));
+      // Recovery must never keep a process alive on its own.
+      this.recoveryTimer.unref?.();
+    }
   }
 
   // ---- public API ----
@@ -188,8 +260,10 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   async startSession(options: StartSessionOptions): Promise<Turn> {
     const flow = this.flowNamed(options.flow);
     const id = options.sessionId ?? randomUUID();
-    return this.serialized(id, async () => {
+    // A fresh random id is nobody else's: only a given one needs the shared session lock.
+    return this.turn(id, options.sessionId !== undefined, async (scope) => {
       const live = this.newSession(id, flow, options.call ?? {});
+      scope.live = live;
       const runner = this.runner(live, options.inputs ?? {}, flow);
       this.emit(runner, 'session.started', { kind: flow.kind, secure: flow.kind === 'secure' });
       await runner.begin();
@@ -201,14 +275,16 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     const flow = this.flowNamed(options.flow);
     if (flow.kind !== 'secure') throw new FlowValidationError([`${flow.flow}: an agent can only start a secure flow (this one is kind: ${flow.kind})`]);
     const id = options.sessionId ?? randomUUID();
-    return this.serialized(id, async () => {
+    return this.turn(id, options.sessionId !== undefined, async (scope) => {
       const live = this.newSession(id, flow, options.call ?? {});
+      scope.live = live;
       live.record.conversationId = options.conversationId;
       const runner = this.runner(live, options.inputs ?? {}, flow);
       this.emit(runner, 'session.started', { kind: flow.kind, secure: true });
       if (options.reserveAgent && (flow.reservation ?? 'agent') === 'agent') {
         const r = await this.reservations.reserve(options.agentId, id, this.leaseMs);
         if (!r) throw new AgentBusyError(options.agentId);
+        this.markIrreversible(id);
         live.record.agent = { agentId: r.agentId, token: r.token, expiresAt: r.expiresAt, conversationId: options.conversationId };
         this.held.set(r.agentId, { sessionId: id, token: r.token, expiresAt: r.expiresAt, flow: flow.flow });
         this.emit(runner, 'reservation.reserved', { agentId: r.agentId, expiresAt: r.expiresAt });
@@ -229,36 +305,52 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   }
 
   async handle(sessionId: string, event: CallEvent, options: HandleOptions = {}): Promise<Turn> {
-    return this.serialized(sessionId, async () => {
-      const stored = await this.store.get(sessionId);
-      if (!stored) throw new SessionNotFoundError(sessionId);
-      const live = this.open(sessionId, stored.value, stored.version);
-      const replay = this.replayOf(live, options.requestId, options.requestOrder);
-      if (replay) return replay;
-      const runner = new TurnRunner(this, live, this.redactorFor(live));
-      if (live.record.status === 'ended') {
-        // A transfer the session ended with did not connect: the caller is still there and
-        // gets the fail-safe rather than silence.
-        if (event.type === 'transferResult' && event.status !== 'completed' && live.record.end?.type === 'transfer') {
-          return { ...runner.result(), commands: this.failSafeCommands() };
+    return this.turn(sessionId, true, async (scope) => {
+      scope.request = options;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await this.runTurn(sessionId, event, options, scope);
+        } catch (error) {
+          // The write was refused: another worker wrote the session first (its session lock
+          // lapsed, or none is shared). When nothing irreversible ran, read the session again
+          // and run the turn on it: a request the other turn answered is then a replay.
+          if (!(error instanceof ConcurrentTurnError) || scope.irreversible || attempt >= MAX_RERUNS) throw error;
+          scope.pending.length = 0;
         }
-        return runner.result();
       }
-      // From here the turn changes the session: the open copy is no longer the stored one.
-      this.openSessions.delete(sessionId);
-      live.record.turns++;
-      if (options.requestId !== undefined) runner.requestId = options.requestId;
-      if (options.requestOrder !== undefined) runner.requestOrder = options.requestOrder;
-      const agent = live.record.agent;
-      if (agent && agent.expiresAt <= this.clock.now()) await this.release(runner, 'expired');
-      try {
-        await runner.receive(event);
-      } catch (error) {
-        await this.release(runner, 'error');
-        throw error;
-      }
-      return this.complete(runner);
     });
+  }
+
+  private async runTurn(sessionId: string, event: CallEvent, options: HandleOptions, scope: TurnScope): Promise<Turn> {
+    const stored = await this.store.get(sessionId);
+    if (!stored) throw new SessionNotFoundError(sessionId);
+    const live = this.open(sessionId, stored.value, stored.version);
+    scope.live = live;
+    const replay = this.replayOf(live, options.requestId, options.requestOrder);
+    if (replay) return replay;
+    const runner = new TurnRunner(this, live, this.redactorFor(live));
+    if (live.record.status === 'ended') {
+      // A transfer the session ended with did not connect: the caller is still there and
+      // gets the fail-safe rather than silence.
+      if (event.type === 'transferResult' && event.status !== 'completed' && live.record.end?.type === 'transfer') {
+        return { ...runner.result(), commands: this.failSafeCommands() };
+      }
+      return runner.result();
+    }
+    // From here the turn changes the session: the open copy is no longer the stored one.
+    this.openSessions.delete(sessionId);
+    live.record.turns++;
+    if (options.requestId !== undefined) runner.requestId = options.requestId;
+    if (options.requestOrder !== undefined) runner.requestOrder = options.requestOrder;
+    const agent = live.record.agent;
+    if (agent && agent.expiresAt <= this.clock.now()) await this.release(runner, 'expired');
+    try {
+      await runner.receive(event);
+    } catch (error) {
+      await this.release(runner, 'error');
+      throw error;
+    }
+    return this.complete(runner);
   }
 
   async isReserved(agentId: string): Promise<boolean> {
@@ -266,12 +358,15 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   }
 
   async sweep(): Promise<number> {
-    let released = 0;
+    let released = await this.recover();
     const now = this.clock.now();
     for (const [agentId, h] of [...this.held]) {
       if (h.expiresAt > now) continue;
       this.held.delete(agentId);
-      await this.reservations.release(agentId, h.token);
+      // The lease ended in the store on its own: an unreachable store changes nothing to say.
+      await this.reservations.release(agentId, h.token).catch((error: unknown) => {
+        if (!isStoreOutage(error)) throw error;
+      });
       released++;
       this.emitFor(h.sessionId, h.flow, this.baseRedactor, 'reservation.released', { agentId, reason: 'expired' });
       const reservation = { agentId, sessionId: h.sessionId, token: h.token, reservedAt: 0, expiresAt: h.expiresAt };
@@ -282,6 +377,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
 
   async shutdown(): Promise<void> {
     this.openSessions.clear();
+    if (this.recoveryTimer !== undefined) clearInterval(this.recoveryTimer);
     for (const [agentId, h] of [...this.held]) {
       this.held.delete(agentId);
       await this.reservations.release(agentId, h.token).catch(() => false);
@@ -321,10 +417,26 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     const agent = record.agent;
     if (!agent) return;
     record.agent = undefined;
+    this.markIrreversible(record.id);
     // Fix: only this reservation's own entry leaves `held`. After its lease ran out the agent
     // may hold a newer reservation; deleting that one meant shutdown never released it.
-    if (this.held.get(agent.agentId)?.token === agent.token) this.held.delete(agent.agentId);
-    const released = await this.reservations.release(agent.agentId, agent.token).catch(() => false);
+    const mine = this.held.get(agent.agentId);
+    if (mine?.token === agent.token) this.held.delete(agent.agentId);
+    let released: boolean;
+    try {
+      released = await this.reservations.release(agent.agentId, agent.token);
+    } catch (error) {
+      if (!isStoreOutage(error)) released = false;
+      else {
+        // Whether the agent is free is unknown: announcing it would offer a reserved agent
+        // work. The recovery releases it once the store answers (or its lease ends it).
+        if (mine?.token === agent.token) this.held.set(agent.agentId, mine);
+        const scope = this.scopes.get(record.id);
+        this.storeFailed(scope, record.id, runner.session, agent, !scope?.outage);
+        if (scope) scope.outage = true;
+        return;
+      }
+    }
     if (!released) {
       // Fix: the agent is already reserved again, by another secure session. Announcing this
       // stale release would tell the mirror to offer work to an agent who is busy.
@@ -349,10 +461,16 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     runner.nextSessionId = child.nextSessionId ?? id;
     runner.handedTo = child.handedTo ?? child;
     child.persistCursor();
-    this.pending.push(live);
+    const scope = this.scopeOf(runner);
+    scope.pending.push(live);
+    // The child's data actions belong to this turn too.
+    scope.ids.push(id);
+    this.scopes.set(id, scope);
   }
 
   recordFailure(runner: TurnRunner, kind: string, message: string): void {
+    // A counted failure (a lock-out step) must not be counted twice by a turn run again.
+    this.markIrreversible(runner.session.record.id);
     const count = this.abuse.record(kind, runner.session.slot.call.caller);
     if (count !== undefined) this.emit(runner, 'alert', { code: kind, message, count });
   }
@@ -443,7 +561,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
       }
     }
     await this.save(runner.session);
-    for (const live of this.pending.splice(0)) await this.save(live);
+    for (const live of this.scopeOf(runner).pending.splice(0)) await this.save(live);
     if (this.logs('debug')) this.log(runner, 'debug', 'turn', {
       path: turn.path,
       commands: turn.commands.map((c) => c.type),
@@ -500,20 +618,150 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     }
   }
 
-  /** One turn at a time per session in this process (turns of different sessions run in parallel). */
-  private async serialized<T>(sessionId: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(sessionId) ?? Promise.resolve();
-    const next = previous.then(fn, fn);
-    const tail = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.locks.set(sessionId, tail);
+  // ---- turns, locks and store outages ----
+
+  /**
+   * Run one turn of a session: one at a time per session (in this process, and across
+   * processes when a session lock is shared and `shared`), with its scope, and with a store
+   * outage reported (`error` STORE_UNAVAILABLE) and the session remembered for recovery.
+   */
+  private async turn<T>(sessionId: string, shared: boolean, fn: (scope: TurnScope) => Promise<T>): Promise<T> {
+    const scope: TurnScope = { irreversible: false, pending: [], ids: [sessionId], outage: false };
     try {
-      return await next;
-    } finally {
-      if (this.locks.get(sessionId) === tail) this.locks.delete(sessionId);
+      const result = await this.serialized(sessionId, shared, async () => {
+        this.scopes.set(sessionId, scope);
+        try {
+          return await fn(scope);
+        } finally {
+          for (const id of scope.ids) if (this.scopes.get(id) === scope) this.scopes.delete(id);
+        }
+      });
+      // The session went on after an outage: there is nothing left to recover.
+      if (this.outages.size > 0 && !scope.outage) this.outages.forget(sessionId);
+      return result;
+    } catch (error) {
+      if (isStoreOutage(error)) this.storeFailed(scope, sessionId, scope.live, undefined, !scope.outage);
+      throw error;
     }
+  }
+
+  /** One turn at a time per session in this process, and across processes when `shared` and a session lock is configured. */
+  private async serialized<T>(sessionId: string, shared: boolean, fn: () => Promise<T>, waitMs = this.lockWaitMs): Promise<T> {
+    const local = (await this.localLock.acquire(sessionId, WAIT_FOREVER)) as HeldSessionLock;
+    try {
+      if (!shared || this.sessionLock === undefined) return await fn();
+      const held = await this.sessionLock.acquire(sessionId, { ttlMs: this.lockTtlMs, waitMs });
+      if (!held) throw new ConcurrentTurnError(sessionId, 'busy');
+      // A long turn (a slow data action) keeps its lock; a worker that dies loses it after the TTL.
+      const keepAlive = setInterval(() => void held.extend(this.lockTtlMs).catch(() => false), Math.max(1, Math.floor(this.lockTtlMs / 3)));
+      keepAlive.unref?.();
+      try {
+        return await fn();
+      } finally {
+        clearInterval(keepAlive);
+        // A release that fails (the store went away) leaves the lock to its TTL.
+        await held.release().catch(() => undefined);
+      }
+    } finally {
+      await local.release();
+    }
+  }
+
+  private scopeOf(runner: TurnRunner): TurnScope {
+    const scope = this.scopes.get(runner.session.record.id);
+    if (!scope) throw new Error('callflow: a session was changed outside of a turn');
+    return scope;
+  }
+
+  private markIrreversible(sessionId: string): void {
+    const scope = this.scopes.get(sessionId);
+    if (scope) scope.irreversible = true;
+  }
+
+  /** A store failed under a turn: say so (once a turn, no store message: it may name hosts) and remember the session. */
+  private storeFailed(scope: TurnScope | undefined, sessionId: string, live: LiveSession | undefined, agent: HeldReservation | undefined, announce: boolean): void {
+    const flow = live?.record.flow ?? '';
+    const request = scope?.request;
+    this.outages.remember({
+      sessionId,
+      flow,
+      ...(live?.version !== undefined ? { version: live.version } : {}),
+      ...(request?.requestId !== undefined ? { requestId: request.requestId } : {}),
+      ...(request?.requestOrder !== undefined ? { requestOrder: request.requestOrder } : {}),
+      ...(agent ? { agent } : {}),
+    });
+    if (announce) this.emitFor(sessionId, flow, this.baseRedactor, 'error', { code: STORE_UNAVAILABLE, message: STORE_UNAVAILABLE_MESSAGE });
+  }
+
+  /** End what store outages left behind, one run at a time; how many agents it released. */
+  private recover(): Promise<number> {
+    if (this.outages.size === 0) return Promise.resolve(0);
+    this.recoveryRun ??= this.recoverAll().finally(() => {
+      this.recoveryRun = undefined;
+    });
+    return this.recoveryRun;
+  }
+
+  private async recoverAll(): Promise<number> {
+    let released = 0;
+    for (const entry of this.outages.list()) {
+      try {
+        released += await this.recoverSession(entry);
+        this.outages.forget(entry.sessionId);
+      } catch (error) {
+        // Still unreachable: the next sweep (or tick) tries again. Busy: a turn of it runs now.
+        if (isStoreOutage(error)) break;
+        if (error instanceof ConcurrentTurnError) continue;
+        // It cannot be ended here (its flow is not loaded, its slot does not open): its TTL ends it.
+        this.outages.forget(entry.sessionId);
+        // Its code or type only: a parse error's message can quote the stored text.
+        const why = (error as { code?: unknown } | null)?.code ?? (error instanceof Error ? error.name : 'unexpected error');
+        this.emitFor(entry.sessionId, entry.flow, this.baseRedactor, 'error', {
+          code: 'RECOVERY_FAILED',
+          message: `the session could not be ended after a store outage (${String(why)}); its time to live ends it`,
+        });
+      }
+    }
+    return released;
+  }
+
+  /** Release what the failed turn held, and end the session if it was left active; how many agents it released. */
+  private async recoverSession(entry: OutageEntry): Promise<number> {
+    let released = 0;
+    if (entry.agent) {
+      if (await this.releaseAfterOutage(entry.sessionId, entry.flow, entry.agent, this.baseRedactor)) released++;
+      entry.agent = undefined;
+    }
+    // No wait for a lock another turn holds (or the failed turn left to its TTL): the next round tries again.
+    return this.serialized(entry.sessionId, true, async () => {
+      const stored = await this.store.get(entry.sessionId);
+      if (!stored) return released;
+      const live = deserializeSession(stored.value, stored.version, this.secrets);
+      const record = live.record;
+      // Ended meanwhile (a hang-up), or a turn ran after the outage: it is not ours to end.
+      if (record.status === 'ended' || wentOnAfter(entry, { version: stored.version, record })) return released;
+      const redactor = this.redactorFor(live);
+      // The agent first: a write that fails next leaves the session to the next try, never the agent reserved.
+      if (record.agent && (await this.releaseAfterOutage(record.id, record.flow, record.agent, redactor))) released++;
+      endAfterOutage(live);
+      await this.save(live);
+      if (record.kind === 'secure') this.emitFor(record.id, record.flow, redactor, 'secure.exited', { reason: OUTAGE_END.type });
+      this.emitFor(record.id, record.flow, redactor, 'session.ended', { end: OUTAGE_END });
+      return released;
+    }, 0);
+  }
+
+  /** Release a reservation by its token after an outage; true when this released it (then it is announced). */
+  private async releaseAfterOutage(sessionId: string, flow: string, agent: HeldReservation, redactor: Redactor): Promise<boolean> {
+    const released = await this.reservations.release(agent.agentId, agent.token);
+    const mine = this.held.get(agent.agentId);
+    // A lease that ran out during the outage stays for sweep to announce as expired.
+    if (mine?.token === agent.token && (released || mine.expiresAt > this.clock.now())) this.held.delete(agent.agentId);
+    if (!released) return false;
+    this.emitFor(sessionId, flow, redactor, 'reservation.released', { agentId: agent.agentId, reason: 'error' });
+    const reservation = { agentId: agent.agentId, sessionId, token: agent.token, reservedAt: 0, expiresAt: agent.expiresAt };
+    await this.mirror?.released(reservation, 'error').catch((error: unknown) => this.mirrorFailed(sessionId, flow, error));
+    return true;
   }
 }
 

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../store/redis-session-store.js';
-import { StoreUnavailableError } from '../store/session-store.js';
+import { callRedis } from '../store/redis-call.js';
 import type { Reservation, ReservationStore } from './reservations.js';
 
 const RENEW = `
@@ -101,11 +101,7 @@ export class RedisReservationStore implements ReservationStore {
     return out;
   }
 
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw new StoreUnavailableError(`Redis could not ${what}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, { cause: error });
-    }
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return callRedis(what, fn);
   }
 }

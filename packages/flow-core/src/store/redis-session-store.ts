@@ -7,7 +7,8 @@
  * Redis Cluster hash tag: every key of one session lives in one slot.
  */
 import type { Redis, Cluster } from 'ioredis';
-import { StoreUnavailableError, type PutOptions, type PutResult, type SessionStore, type StoredSession } from './session-store.js';
+import { callRedis } from './redis-call.js';
+import type { PutOptions, PutResult, SessionStore, StoredSession } from './session-store.js';
 
 /** A connected ioredis client (standalone or cluster). */
 export type RedisClient = Redis | Cluster;
@@ -72,11 +73,7 @@ export class RedisSessionStore implements SessionStore {
     await this.call('delete a session', () => this.redis.del(this.keyOf(sessionId)));
   }
 
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw new StoreUnavailableError(`Redis could not ${what}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, { cause: error });
-    }
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return callRedis(what, fn);
   }
 }
