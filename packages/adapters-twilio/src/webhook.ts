@@ -250,7 +250,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
    * code that will never come); that turn is answered instead, after what the first turn said
    * before the SMS. Once per request: a flow that asks again gets the usual Gather time-outs.
    */
-  async function answer(turn: Turn, nextTurnNumber: number, callSid: string | undefined, feedSmsFailure = true): Promise<string> {
+  async function answer(turn: Turn, nextTurnNumber: number, callSid: string | undefined, feedSmsFailure = true, register: Register = 'changes'): Promise<string> {
     const target = turn.nextSessionId ?? turn.sessionId;
     const next = actionUrl(target, nextTurnNumber);
     const rendered = renderTurn(turn.commands, {
@@ -284,11 +284,15 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       // What was said before the SMS still stands; what came after it ("we have sent you a code") does not.
       const at = turn.commands.indexOf(smsFailed);
       const before = turn.commands.slice(0, Math.max(at, 0)).filter((c) => !isRestSideEffect(c));
-      return answer({ ...failed, commands: [...before, ...failed.commands] }, nextTurnNumber + 1, callSid, false);
+      return answer({ ...failed, commands: [...before, ...failed.commands] }, nextTurnNumber + 1, callSid, false, register);
     }
-    if (callSid !== undefined) {
+    if (callSid !== undefined && register !== 'no') {
+      // The CallSid entry changes only when the call ends, moves to another session (a hand-off),
+      // starts (a secure call an agent hands over), or is past its first turn (the first TwiML,
+      // kept for a retried new-call webhook, is dropped): not on every turn, which with many
+      // workers would be a Redis write per callback.
       if (turn.status === 'ended' && turn.nextSessionId === undefined) await calls.delete(callSid);
-      else await calls.set(callSid, { sessionId: target });
+      else if (register === 'always' || turn.nextSessionId !== undefined) await calls.set(callSid, { sessionId: target });
     }
     return rendered.twiml;
   }
@@ -309,7 +313,8 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     const from = param(params, 'From') ?? param(params, 'Caller');
     const call: CallInfo = { callId: callSid, callee: to, provider: 'twilio', ...(from ? { caller: from } : {}) };
     const turn = await runtime.startSession({ flow: choice.flow, call, ...(choice.inputs ? { inputs: choice.inputs } : {}) });
-    const twiml = await answer(turn, 1, callSid);
+    // The entry is written here, once, with the first TwiML (not by `answer`).
+    const twiml = await answer(turn, 1, callSid, true, 'no');
     if (turn.status === 'waiting' || turn.nextSessionId !== undefined) {
       await calls.set(callSid, { sessionId: turn.nextSessionId ?? turn.sessionId, startTwiml: twiml });
     }
@@ -342,7 +347,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       }
       throw error;
     }
-    return xml(await answer(turn, (turn.requestOrder ?? turnNumber) + 1, callSid));
+    return xml(await answer(turn, (turn.requestOrder ?? turnNumber) + 1, callSid, true, turnNumber === 1 && !turn.replayed ? 'always' : 'changes'));
   }
 
   /** A hold's Redirect came back: answer the current wait again, or hold on. */
@@ -496,11 +501,18 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
         call,
         ...(start.inputs ? { inputs: start.inputs } : {}),
       });
-      const twiml = await answer(turn, 1, start.callSid);
+      const twiml = await answer(turn, 1, start.callSid, true, 'always');
       return { sessionId: turn.sessionId, twiml };
     },
   };
 }
+
+/**
+ * When a turn's answer writes the CallSid entry: never (a new call writes its own, with the first
+ * TwiML), always (the call's first callback or a handed-over secure call), or only when the call
+ * moved to another session or ended.
+ */
+type Register = 'no' | 'always' | 'changes';
 
 /** A command performed through the REST port rather than written as TwiML. */
 function isRestSideEffect(command: Turn['commands'][number]): boolean {

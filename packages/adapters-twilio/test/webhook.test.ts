@@ -193,6 +193,37 @@ describe('repeated, late and stray callbacks', () => {
     expect(server.sessionsStarted()).toBe(1);
   });
 
+  it('writes the CallSid entry at the start, after the first callback and at the end, not on every turn', async () => {
+    server = await startServer(OPEN);
+    const writes: string[] = [];
+    const { calls } = server;
+    const set = calls.set.bind(calls);
+    const remove = calls.delete.bind(calls);
+    calls.set = async (sid, entry) => {
+      writes.push(entry.startTwiml !== undefined ? 'set+first' : 'set');
+      return set(sid, entry);
+    };
+    calls.delete = async (sid) => {
+      writes.push('delete');
+      return remove(sid);
+    };
+    const caller = new CallSimulator(server.baseUrl, AUTH_TOKEN, { from: MANAGER, to: PARTNER_LINE });
+    // Three no-inputs and a busy client, then the call ends: seven callbacks.
+    const call = await caller.dialIn([{ noInput: true }, { noInput: true }, '12345678', { dial: 'busy' }, '1', { dial: 'completed' }]);
+    expect(call.outcome).toBe('hangup');
+    expect(writes).toEqual(['set+first', 'set', 'delete']);
+  });
+
+  it('answers a new-call webhook retried after the first callback with the current wait, starting nothing', async () => {
+    server = await startServer(OPEN);
+    const caller = new CallSimulator(server.baseUrl, AUTH_TOKEN, { from: MANAGER, to: PARTNER_LINE });
+    const first = parseTwiml((await caller.post('/voice')).body);
+    const second = await caller.post(find(first, 'Gather')!.attrs.action!, { Digits: '', FinishedOnKey: '' });
+    const retried = await caller.post('/voice');
+    expect(retried.body).toBe(second.body);
+    expect(server.sessionsStarted()).toBe(1);
+  });
+
   it('answers a late callback for an earlier turn with the current wait, running nothing', async () => {
     server = await startServer(OPEN);
     const caller = new CallSimulator(server.baseUrl, AUTH_TOKEN, { from: MANAGER, to: PARTNER_LINE });
