@@ -250,7 +250,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
    * code that will never come); that turn is answered instead, after what the first turn said
    * before the SMS. Once per request: a flow that asks again gets the usual Gather time-outs.
    */
-  async function answer(turn: Turn, nextTurnNumber: number, callSid: string | undefined, feedSmsFailure = true, register: Register = 'changes'): Promise<string> {
+  async function answer(turn: Turn, nextTurnNumber: number, callSid: string | undefined, feedSmsFailure = true, register: Register = 'changes', askTransferResult = true): Promise<string> {
     const target = turn.nextSessionId ?? turn.sessionId;
     const next = actionUrl(target, nextTurnNumber);
     const rendered = renderTurn(turn.commands, {
@@ -262,6 +262,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       ...(options.transferCallerId !== undefined ? { transferCallerId: options.transferCallerId } : {}),
       ...(options.returnToAgent ? { returnToAgent: options.returnToAgent } : {}),
       ...(options.paymentConnector !== undefined ? { paymentConnector: options.paymentConnector } : {}),
+      ...(askTransferResult ? { transferResultUrl: `${next}/transfer` } : {}),
     });
     let smsFailed: RestSideEffect | undefined;
     if (callSid !== undefined && !turn.replayed) {
@@ -366,6 +367,29 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     return xml(holdTwiml(`${actionUrl(sessionId, turnNumber)}/wait`));
   }
 
+  /**
+   * A transfer's `<Dial>` or `<Enqueue>` ended (`DialCallStatus` / `QueueResult`). Connected
+   * and over, or the caller left: hang up. Not connected (busy, no answer, failed, the queue
+   * full or the task dropped): the runtime answers with the fail-safe (its apology, then its
+   * fallback transfer or a hang-up), rendered without a further result URL so that a fallback
+   * that fails too ends the call instead of going round.
+   */
+  async function transferCallback(sessionId: string, turnNumber: number, params: FormParams): Promise<WebhookResponse> {
+    const status = transferStatusOf(params);
+    let turn: Turn;
+    try {
+      turn = await handleTurn(sessionId, { type: 'transferResult', status }, { requestId: `${turnNumber}/transfer`, requestOrder: turnNumber });
+    } catch (error) {
+      if ((error as { code?: string } | null)?.code === 'SESSION_NOT_FOUND') {
+        // The ended session's record is gone (its short TTL ran out): only a connected transfer is answered with silence.
+        return status === 'completed' ? xml(emptyTwiml()) : failSafe();
+      }
+      throw error;
+    }
+    if (status !== 'completed') report({ code: 'TRANSFER_NOT_CONNECTED', message: `the transfer did not connect (${status})`, sessionId });
+    return xml(await answer(turn, turnNumber + 1, param(params, 'CallSid'), false, 'no', false));
+  }
+
   async function statusCallback(params: FormParams): Promise<WebhookResponse> {
     const callSid = param(params, 'CallSid');
     const status = param(params, 'CallStatus');
@@ -428,9 +452,11 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     const sessionId = decodeURIComponent(parts[1] ?? '');
     const turn = parts[2];
     const wait = parts[3] === 'wait' && parts.length === 4;
-    if (!SESSION_ID.test(sessionId) || turn === undefined || !/^\d{1,9}$/.test(turn) || (parts.length > 3 && !wait)) {
+    const transferred = parts[3] === 'transfer' && parts.length === 4;
+    if (!SESSION_ID.test(sessionId) || turn === undefined || !/^\d{1,9}$/.test(turn) || (parts.length > 3 && !wait && !transferred)) {
       return text(404, 'Not Found');
     }
+    if (transferred) return transferCallback(sessionId, Number(turn), params);
     return callback(sessionId, Number(turn), params, wait);
   }
 
@@ -517,6 +543,25 @@ type Register = 'no' | 'always' | 'changes';
 /** A command performed through the REST port rather than written as TwiML. */
 function isRestSideEffect(command: Turn['commands'][number]): boolean {
   return command.type === 'pauseRecording' || command.type === 'resumeRecording' || command.type === 'sendSms';
+}
+
+/** How a transfer ended, from its `<Dial>` (`DialCallStatus`) or `<Enqueue>` (`QueueResult`) action. */
+function transferStatusOf(params: FormParams): Extract<CallEvent, { type: 'transferResult' }>['status'] {
+  const dial = param(params, 'DialCallStatus');
+  if (dial !== undefined) return DIAL_STATUS[dial] ?? 'failed';
+  switch (param(params, 'QueueResult')) {
+    // Bridged to an agent (the request comes when both sides are done), or the caller hung up
+    // while waiting, or someone moved the call on: nothing is left to do.
+    case 'bridged':
+    case 'bridging-in-process':
+    case 'redirected':
+    case 'redirected-from-bridged':
+    case 'hangup':
+      return 'completed';
+    // queue-full, error, system-error, leave (the task was dropped: nobody took the call).
+    default:
+      return 'failed';
+  }
 }
 
 /** The event a Gather or Dial action carries. */

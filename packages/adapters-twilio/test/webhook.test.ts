@@ -76,6 +76,27 @@ describe('masked-callback over Twilio webhooks', () => {
     expect(JSON.parse(enqueue.children[0]!.text)).toEqual({ queue: 'partner-desk' });
     expect(server.calls.size).toBe(0);
   });
+
+  it('asks how the transfer went; one that did not connect gets the fail-safe, once', async () => {
+    server = await startServer(OPEN);
+    const caller = new CallSimulator(server.baseUrl, AUTH_TOKEN, { from: MANAGER, to: PARTNER_LINE });
+    const call = await caller.dialIn(['1234', { noInput: true }, '99']);
+    const enqueue = find(call.documents.at(-1)!, 'Enqueue')!;
+    expect(enqueue.attrs.action).toMatch(/\/voice\/[0-9a-f-]{36}\/\d+\/transfer$/);
+    expect(enqueue.attrs.method).toBe('POST');
+    // The queue was full: the runtime's apology and hang-up, with no further result URL.
+    const full = parseTwiml((await caller.post(enqueue.attrs.action!, { QueueResult: 'queue-full', QueueTime: '0' })).body);
+    expect(verbs(full)).toEqual(['Say', 'Hangup']);
+    expect(find(full, 'Say')!.text).toMatch(/Sorry/);
+    // Bridged to an agent and over (or the caller hung up in the queue): just hang up.
+    for (const result of ['bridged', 'hangup']) {
+      expect(verbs(parseTwiml((await caller.post(enqueue.attrs.action!, { QueueResult: result, QueueTime: '12' })).body))).toEqual(['Hangup']);
+    }
+    // A Dial transfer that was busy: the same fail-safe.
+    const busy = parseTwiml((await caller.post(enqueue.attrs.action!, { DialCallStatus: 'busy' })).body);
+    expect(verbs(busy)).toEqual(['Say', 'Hangup']);
+    expect(server.problems.map((p) => p.code)).toContain('TRANSFER_NOT_CONNECTED');
+  });
 });
 
 describe('agent-card-payment over Twilio webhooks', () => {
