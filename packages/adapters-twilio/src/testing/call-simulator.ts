@@ -94,14 +94,24 @@ export interface HttpAnswer {
 /** How a request is signed: properly, not at all, or with a wrong key. */
 export type Signing = 'valid' | 'none' | 'forged';
 
+/**
+ * Sends one signed form POST and reads the answer: `fetch` by default; a load test passes its
+ * own (a keep-alive agent with a bounded socket pool, a latency clock around each request).
+ */
+export type FormSender = (url: string, headers: Record<string, string>, body: string) => Promise<HttpAnswer>;
+
+const fetchSender: FormSender = async (url, headers, body) => {
+  const response = await fetch(url, { method: 'POST', headers, body });
+  return { status: response.status, body: await response.text() };
+};
+
 /** POST a form as Twilio does, signed with `authToken`. */
-export async function postForm(url: string, params: Record<string, string>, authToken: string, signing: Signing = 'valid'): Promise<HttpAnswer> {
+export async function postForm(url: string, params: Record<string, string>, authToken: string, signing: Signing = 'valid', send: FormSender = fetchSender): Promise<HttpAnswer> {
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'TwilioProxy/1.1' };
   if (signing !== 'none') {
     headers['x-twilio-signature'] = twilio.getExpectedTwilioSignature(signing === 'forged' ? `${authToken}-not` : authToken, url, params);
   }
-  const response = await fetch(url, { method: 'POST', headers, body: new URLSearchParams(params).toString() });
-  return { status: response.status, body: await response.text() };
+  return send(url, headers, new URLSearchParams(params).toString());
 }
 
 // ---- the caller ----
@@ -111,6 +121,13 @@ export async function postForm(url: string, params: Record<string, string>, auth
  * shows as `[secure]` (a card number, a CVV), `noInput`, or a DialCallStatus for a Dial.
  */
 export type CallerInput = string | { secure: string } | { noInput: true } | { dial: 'completed' | 'busy' | 'no-answer' | 'failed' | 'canceled' };
+
+/**
+ * A caller deciding as the call goes: asked at each Gather, and at each Dial that posts back,
+ * for the answer to the verb it is given; undefined at a Gather hangs up (with
+ * `hangUpWhenOutOfInput`). Lets a load test take random paths through a flow.
+ */
+export type CallerScript = (prompt: { verb: XmlNode; record: CallRecord }) => CallerInput | undefined | Promise<CallerInput | undefined>;
 
 /** How the caller follows a call. */
 export interface FollowOptions {
@@ -143,6 +160,8 @@ export class CallSimulator {
     private readonly baseUrl: string,
     private readonly authToken: string,
     call: { from: string; to: string; callSid?: string },
+    /** How requests are sent (default `fetch`). */
+    private readonly send?: FormSender,
   ) {
     this.callSid = call.callSid ?? `CA${Math.random().toString(16).slice(2).padEnd(32, '0').slice(0, 32)}`;
     this.base = {
@@ -160,24 +179,24 @@ export class CallSimulator {
   /** POST with the call's parameters (plus `extra`) to an absolute URL or a path under the base. */
   post(urlOrPath: string, extra: Record<string, string> = {}, signing: Signing = 'valid'): Promise<HttpAnswer> {
     const url = urlOrPath.startsWith('http') ? urlOrPath : `${this.baseUrl}${urlOrPath}`;
-    return postForm(url, { ...this.base, CallStatus: 'in-progress', ...extra }, this.authToken, signing);
+    return postForm(url, { ...this.base, CallStatus: 'in-progress', ...extra }, this.authToken, signing, this.send);
   }
 
   /** Twilio's call status callback. */
   status(callStatus: 'completed' | 'busy' | 'failed' | 'no-answer' | 'canceled'): Promise<HttpAnswer> {
-    return postForm(`${this.baseUrl}/status`, { ...this.base, CallStatus: callStatus, CallDuration: '42' }, this.authToken);
+    return postForm(`${this.baseUrl}/status`, { ...this.base, CallStatus: callStatus, CallDuration: '42' }, this.authToken, 'valid', this.send);
   }
 
-  /** Dial in (POST /voice) and follow the TwiML with the scripted inputs. */
-  async dialIn(inputs: CallerInput[], options: FollowOptions = {}): Promise<CallRecord> {
+  /** Dial in (POST /voice) and follow the TwiML with the scripted inputs (or a caller deciding as it goes). */
+  async dialIn(inputs: CallerInput[] | CallerScript, options: FollowOptions = {}): Promise<CallRecord> {
     const first = await this.post('/voice');
     return this.follow(first, inputs, options);
   }
 
   /** Follow a TwiML answer (e.g. one given to Twilio through the REST API) with the scripted inputs. */
-  async follow(first: HttpAnswer, inputs: CallerInput[], options: FollowOptions = {}): Promise<CallRecord> {
+  async follow(first: HttpAnswer, inputs: CallerInput[] | CallerScript, options: FollowOptions = {}): Promise<CallRecord> {
     const record: CallRecord = { transcript: [], documents: [], bodies: [], outcome: 'document-ended' };
-    const queue = [...inputs];
+    const queue = typeof inputs === 'function' ? inputs : [...inputs];
     let answer = first;
     for (let hops = 0; hops < 100; hops++) {
       if (answer.status !== 200) throw new Error(`webhook answered ${answer.status}: ${answer.body}`);
@@ -195,11 +214,12 @@ export class CallSimulator {
   }
 
   /** Run one document; the next answer, or undefined when the call ended. */
-  private async run(doc: XmlNode, queue: CallerInput[], record: CallRecord, options: FollowOptions): Promise<HttpAnswer | undefined> {
+  private async run(doc: XmlNode, queue: CallerInput[] | CallerScript, record: CallRecord, options: FollowOptions): Promise<HttpAnswer | undefined> {
     const note = (line: string) => {
       record.transcript.push(line);
       options.onLine?.(line);
     };
+    const next = (verb: XmlNode) => (typeof queue === 'function' ? queue({ verb, record }) : queue.shift());
     for (const verb of doc.children) {
       record.last = verb;
       switch (verb.name) {
@@ -214,7 +234,7 @@ export class CallSimulator {
           break;
         case 'Gather': {
           for (const inner of verb.children) note(`${inner.name.toLowerCase()}: ${inner.text}`);
-          const input = queue.shift();
+          const input = await next(verb);
           if (input === undefined) {
             if (!options.hangUpWhenOutOfInput) throw new Error('the script ran out of inputs at a Gather');
             record.outcome = 'caller-hung-up';
@@ -234,7 +254,7 @@ export class CallSimulator {
             record.outcome = 'bridged';
             return undefined;
           }
-          const input = queue.shift();
+          const input = await next(verb);
           if (input === undefined || typeof input !== 'object' || !('dial' in input)) throw new Error('a Dial needs a scripted dial status');
           note(`dial status: ${input.dial}`);
           return this.post(verb.attrs.action, { DialCallStatus: input.dial, DialCallSid: 'CA' + 'd'.repeat(32), DialCallDuration: '30' });
