@@ -19,6 +19,7 @@ import {
   wrap,
   type IPolicy,
 } from 'cockatiel';
+import { randomUUID } from 'node:crypto';
 import PQueue from 'p-queue';
 import type { z } from 'zod';
 
@@ -30,6 +31,13 @@ export interface ActionContext {
   sessionId: string;
   /** Which try this is (1-based). */
   attempt: number;
+  /**
+   * The same for every try of this call and for the same call run again (a worker that died
+   * mid-turn, the turn re-run on another): `<session>:<turn>:<state>:<n>`. Hand it to a payment
+   * gateway or any back end that dedupes (an `Idempotency-Key` header) so that a charge whose
+   * answer was lost with its worker is not made twice.
+   */
+  idempotencyKey: string;
 }
 
 /** Limits of one data action (all optional). */
@@ -133,6 +141,8 @@ export interface ActionCallOptions {
   /** The input holds a secure value: only an action marked secure may receive it. */
   carriesSecure?: boolean;
   signal?: AbortSignal;
+  /** See `ActionContext.idempotencyKey` (default: one of its own per call). */
+  idempotencyKey?: string;
 }
 
 /** What the runtime calls data actions through (the registry, or a simulator's mocks). */
@@ -193,12 +203,13 @@ export class ActionRegistry implements ActionCaller {
     const timeoutMs = options.timeoutMs ?? def.limits?.timeoutMs ?? 5000;
     const retries = options.retries ?? def.limits?.retries ?? 0;
     let attempts = 0;
+    const idempotencyKey = options.idempotencyKey ?? `${options.sessionId}:${randomUUID()}`;
     try {
       const output = await action.queue.add(
         () =>
           action.policy(timeoutMs, retries).execute(async ({ signal }) => {
             attempts++;
-            const raw = await def.handler(parsedInput.data, { signal, sessionId: options.sessionId, attempt: attempts });
+            const raw = await def.handler(parsedInput.data, { signal, sessionId: options.sessionId, attempt: attempts, idempotencyKey });
             const parsed = def.output.safeParse(raw);
             if (!parsed.success) throw new InvalidOutput(`output ${describeIssues(parsed.error)}`);
             return parsed.data as Record<string, unknown>;

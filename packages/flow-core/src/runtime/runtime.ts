@@ -82,7 +82,11 @@ export interface RuntimeOptions {
    * process only, and across processes the store's version check refuses the second write.
    */
   sessionLock?: SessionLock;
-  /** How long a turn's session lock lives unless extended, ms (default 15 s; it is extended while the turn runs). */
+  /**
+   * How long a turn's session lock lives unless extended, ms (default 5 s). It is extended every
+   * third of that while the turn runs, so a slow data action keeps it; a worker that dies mid-turn
+   * holds the call up for at most this long (well inside the 15 s Twilio waits).
+   */
   sessionLockTtlMs?: number;
   /** How long a turn waits for the session lock before giving up with `ConcurrentTurnError`, ms (default 4 s). */
   sessionLockWaitMs?: number;
@@ -216,6 +220,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   /** Sessions this process wrote last, open (see `sessionCacheSize`); oldest first. */
   private readonly openSessions = new Map<string, { text: string; version: number; live: LiveSession }>();
   private readonly openSessionsMax: number;
+  private readonly stopping = new AbortController();
 
   constructor(options: RuntimeOptions) {
     this.flows = validateFlows(options.flows);
@@ -226,7 +231,8 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     this.actions = {
       call: (name, input, callOptions) => {
         this.markIrreversible(callOptions.sessionId);
-        return actions.call(name, input, callOptions);
+        // Shutting down aborts the calls in flight (their AbortSignal), so no turn outlives it by a time-out.
+        return actions.call(name, input, { signal: this.stopping.signal, ...callOptions });
       },
     };
     this.clock = options.clock ?? systemClock;
@@ -246,7 +252,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     this.otp = { digits: options.otp?.digits ?? 6, ttlMs: options.otp?.ttlMs ?? 5 * 60_000 };
     this.openSessionsMax = Math.max(0, Math.floor(options.sessionCacheSize ?? 5000));
     this.sessionLock = options.sessionLock;
-    this.lockTtlMs = options.sessionLockTtlMs ?? 15_000;
+    this.lockTtlMs = options.sessionLockTtlMs ?? 5_000;
     this.lockWaitMs = options.sessionLockWaitMs ?? 4_000;
     if (options.recoveryIntervalMs !== undefined) {
       this.recoveryTimer = setInterval(() => void this.recover().catch(() => undefined), Math.max(1, options.recoveryIntervalMs));
@@ -376,6 +382,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   }
 
   async shutdown(): Promise<void> {
+    this.stopping.abort();
     this.openSessions.clear();
     if (this.recoveryTimer !== undefined) clearInterval(this.recoveryTimer);
     for (const [agentId, h] of [...this.held]) {

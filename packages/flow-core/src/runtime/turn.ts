@@ -36,6 +36,8 @@ export class TurnRunner {
   requestOrder: number | undefined;
   /** The session that holds the call at the end of the turn (this one, or one it handed on to). */
   handedTo: TurnRunner | undefined;
+  /** Data action calls made this turn, by state (for their idempotency keys). */
+  private readonly invokes = new Map<string, number>();
   private cursor: MachineCursor;
   private readonly waits = new WaitingStates(this);
   /** The end as the adapter gets it (outputs as the agent receives them); the record keeps it redacted. */
@@ -472,8 +474,13 @@ export class TurnRunner {
     }
     const state = this.stateName;
     this.rt.emit(this, 'action.started', { state, action: body.action });
+    // Deterministic: a turn run again from the same stored session (its worker died) makes the same keys.
+    const n = (this.invokes.get(state) ?? 0) + 1;
+    this.invokes.set(state, n);
+    const record = this.session.record;
     const result = await this.rt.actions.call(body.action, input, {
-      sessionId: this.session.record.id,
+      sessionId: record.id,
+      idempotencyKey: `${record.id}:${record.turns}:${record.frames.length - 1}.${state}:${n}`,
       ...(body.timeout !== undefined ? { timeoutMs: parseDuration(body.timeout) } : {}),
       ...(body.retries !== undefined ? { retries: body.retries } : {}),
       carriesSecure,
