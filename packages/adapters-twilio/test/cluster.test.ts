@@ -237,6 +237,10 @@ describe('a worker killed mid-call', { timeout: 30_000 }, () => {
     // call died with its worker before its outcome was known (at least once, never silently never).
     expect(await stored(card)).toMatchObject({ version: before.version + 1, turns: before.turns + 1, status: 'ended', end: { type: 'disconnect' } });
     expect(actionCount('takePayment', card)).toBe(2);
+    // ...with the same idempotency key both times: a gateway that dedupes charges once.
+    const keys = reports('action').filter((m) => m.name === 'takePayment' && m.sessionId === card).map((m) => m.idempotencyKey);
+    expect(keys[0]).toMatch(new RegExp(`^${card}:`));
+    expect(keys[1]).toBe(keys[0]);
     expect((await caller.status('completed')).status).toBe(200);
     cluster.proxy.removeTarget(started.worker);
     await cluster.startWorker(`${started.worker}-replacement`);

@@ -30,7 +30,7 @@ export interface ClusterOptions {
 
 /** A report from a worker. */
 export type WorkerReport =
-  | { type: 'action'; worker: string; name: string; sessionId: string }
+  | { type: 'action'; worker: string; name: string; sessionId: string; idempotencyKey?: string }
   | { type: 'error'; worker: string; code: string; sessionId: string }
   | { type: 'problem'; worker: string; code: string; sessionId?: string }
   | { type: 'reserved'; worker: string; agentId: string; sessionId: string }

@@ -86,7 +86,7 @@ let heldUntil = Promise.resolve();
 const actions = {
   async call(name, input, options) {
     bump(counts.actions, name);
-    if (reportEach) send({ type: 'action', worker: id, name, sessionId: options.sessionId });
+    if (reportEach) send({ type: 'action', worker: id, name, sessionId: options.sessionId, idempotencyKey: options.idempotencyKey });
     if (holding === name) await heldUntil;
     if (actionMs > 0) await new Promise((resolve) => setTimeout(resolve, actionMs));
     const scripted = scriptedOutcome(name, input);
