@@ -153,3 +153,57 @@ console.log(`\nwebhook turns per second on loopback: ${SECONDS} s per server, ${
 console.table(figures);
 const ratio = figures[1]['req/s'] / figures[0]['req/s'];
 console.log(`adapter / bare = ${ratio.toFixed(2)} (target ≥ 0.5); adapter p99 ${figures[1]['p99 ms']} ms, bare p99 ${figures[0]['p99 ms']} ms`);
+
+// What the parts the adapter must use cost by themselves, measured here in the same run: the
+// TwiML of a menu turn built with twilio's VoiceResponse, the signature check of one request
+// (one HMAC-SHA1 with twilio's getExpectedTwilioSignature), and the AES-256-GCM seal and open of
+// the session's secure slot (call numbers and the turn kept for a retried request). Were the
+// adapter free but for these, the ratio could be at most bare / (bare + parts).
+const { seal, open, keyRing } = await import('@callflow/flow-core');
+const ring = keyRing({ bench: Buffer.alloc(32, 9) }, 'bench');
+const actionUrl = 'http://127.0.0.1:40000/twilio/voice/0b7b0c7e-8a43-4cf8-9a55-5f3a0a7f1c11/12';
+const slot = {
+  call: { callId: caller(7).CallSid, caller: caller(7).From, callee: BENCH_LINE, provider: 'twilio' },
+  vars: {},
+  replay: {
+    sessionId: '0b7b0c7e-8a43-4cf8-9a55-5f3a0a7f1c11', status: 'waiting', path: ['balance', 'menu'], waitingFor: 'input', requestOrder: 11,
+    commands: [
+      { type: 'say', text: 'Your balance is 42 pounds and 50 pence.' },
+      { type: 'collect', purpose: 'menu', prompt: [{ text: 'For your balance press 1. To hear the options again press 2.' }], input: 'dtmf', timeoutMs: 5000, maxDigits: 1, secure: false },
+    ],
+  },
+};
+const sealed = seal(slot, ring);
+const params = { ...caller(7), Digits: '1', FinishedOnKey: '' };
+const parts = {
+  'TwiML (VoiceResponse: Say, Gather, Say)': () => {
+    const response = new twilio.twiml.VoiceResponse();
+    response.say('Your balance is 42 pounds and 50 pence.');
+    response.gather({ input: ['dtmf'], action: actionUrl, method: 'POST', timeout: 5, numDigits: 1, actionOnEmptyResult: true }).say('For your balance press 1. To hear the options again press 2.');
+    return response.toString();
+  },
+  'signature (one HMAC-SHA1)': () => twilio.getExpectedTwilioSignature(AUTH_TOKEN, actionUrl, params),
+  'secure slot sealed (AES-256-GCM)': () => seal(slot, ring),
+  'secure slot opened (AES-256-GCM)': () => open(sealed, ring),
+};
+const microseconds = (fn) => {
+  const rounds = [];
+  for (let r = 0; r < 5; r++) {
+    const n = 4000;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) fn();
+    rounds.push(Number(process.hrtime.bigint() - t0) / 1e3 / n);
+  }
+  return rounds.sort((a, b) => a - b)[2];
+};
+for (const fn of Object.values(parts)) for (let i = 0; i < 2000; i++) fn(); // warm-up
+const partRows = Object.entries(parts).map(([part, fn]) => ({ part, 'µs per turn': Number(microseconds(fn).toFixed(1)) }));
+const partsUs = partRows.reduce((sum, r) => sum + r['µs per turn'], 0);
+const bareUs = 1e6 / figures[0]['req/s'];
+const adapterUs = 1e6 / figures[1]['req/s'];
+console.log('\nthe parts the adapter must use, by themselves (median of 5 rounds, this process):');
+console.table(partRows);
+console.log(
+  `a bare request costs ${bareUs.toFixed(0)} µs of server time, a webhook turn ${adapterUs.toFixed(0)} µs; these parts alone ${partsUs.toFixed(0)} µs: ` +
+    `ratio ceiling were everything else free = ${(bareUs / (bareUs + partsUs)).toFixed(2)}`,
+);
