@@ -4,7 +4,6 @@
  * two webhook workers would: the session lock serializes their turns of one call, and the
  * store's version check stays the fence behind it.
  */
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -22,25 +21,17 @@ import {
   type StoredSession,
 } from '../src/index.js';
 import { RedisSessionLock, RedisSessionStore } from '../src/redis.js';
+import { connectTestRedis, dropTestKeys, testPrefix } from './helpers/redis.js';
 
-const URL = process.env.CALLFLOW_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const prefix = `callflow-test-${randomUUID().slice(0, 8)}`;
+const prefix = testPrefix();
 let redis: Redis;
 
 beforeAll(async () => {
-  redis = new Redis(URL, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 });
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (error) {
-    throw new Error(`these tests need Redis at ${URL} (.ci/run starts one): ${(error as Error).message}`);
-  }
+  redis = await connectTestRedis();
 });
 
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
+  await dropTestKeys(redis, prefix);
 });
 
 /** Every keyed-in number is tallied by a data action, then counted in the session. */

@@ -6,7 +6,6 @@
  * answers again, the session is ended and its agent released, on `sweep()` or on the
  * recovery timer.
  */
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -26,10 +25,10 @@ import {
   type RuntimeOptions,
 } from '../src/index.js';
 import { RedisReservationStore, RedisSessionLock, RedisSessionStore } from '../src/redis.js';
+import { REDIS_URL, connectTestRedis, dropTestKeys, testPrefix } from './helpers/redis.js';
 import { RedisCutter } from './helpers/redis-cutter.js';
 
-const URL = process.env.CALLFLOW_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const prefix = `callflow-test-${randomUUID().slice(0, 8)}`;
+const prefix = testPrefix();
 const CARD = '4916338506082832';
 const CVV = '737';
 const takePayment = parse(readFileSync(join(import.meta.dirname, 'fixtures', 'take-payment.yaml'), 'utf8')) as Flow;
@@ -41,14 +40,8 @@ let port: number;
 const clients: Redis[] = [];
 
 beforeAll(async () => {
-  direct = new Redis(URL, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 });
-  try {
-    await direct.connect();
-    await direct.ping();
-  } catch (error) {
-    throw new Error(`these tests need Redis at ${URL} (.ci/run starts one): ${(error as Error).message}`);
-  }
-  const target = new globalThis.URL(URL);
+  direct = await connectTestRedis();
+  const target = new URL(REDIS_URL);
   cutter = new RedisCutter({ host: target.hostname, port: Number(target.port || 6379) });
   port = await cutter.start();
 });
@@ -58,9 +51,7 @@ afterEach(() => cutter.restore());
 afterAll(async () => {
   for (const c of clients) c.disconnect();
   await cutter.close();
-  const keys = await direct.keys(`${prefix}:*`);
-  if (keys.length > 0) await direct.del(...keys);
-  direct.disconnect();
+  await dropTestKeys(direct, prefix);
 });
 
 /** A client through the cutter that fails at once while cut and reconnects soon after. */

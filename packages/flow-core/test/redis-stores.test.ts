@@ -2,30 +2,21 @@
  * The Redis stores against a real Redis on 127.0.0.1:6379 (CI starts one where none runs).
  * These tests never skip: without Redis they fail, and say why.
  */
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, createRuntime, keyRing, type Flow } from '../src/index.js';
 import { RedisReservationStore, RedisSessionStore } from '../src/redis.js';
+import { connectTestRedis, dropTestKeys, testPrefix } from './helpers/redis.js';
 
-const URL = process.env.CALLFLOW_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const prefix = `callflow-test-${randomUUID().slice(0, 8)}`;
+const prefix = testPrefix();
 let redis: Redis;
 
 beforeAll(async () => {
-  redis = new Redis(URL, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 });
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (error) {
-    throw new Error(`these tests need Redis at ${URL} (.ci/run starts one): ${(error as Error).message}`);
-  }
+  redis = await connectTestRedis();
 });
 
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
+  await dropTestKeys(redis, prefix);
 });
 
 describe('RedisSessionStore', () => {

@@ -10,6 +10,7 @@
  * with a bounded socket pool each. Plain JavaScript so that the load script shares it.
  */
 import { Agent, createServer, request as httpRequest } from 'node:http';
+import { listenOnLoopback } from './listen.mjs';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -41,11 +42,7 @@ export class RoundRobinProxy {
 
   /** Listen on 127.0.0.1 (an ephemeral port); resolves with the port. */
   async start() {
-    await new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => resolve(undefined));
-    });
-    this.port = this.server.address().port;
+    this.port = await listenOnLoopback(this.server);
     return this.port;
   }
 

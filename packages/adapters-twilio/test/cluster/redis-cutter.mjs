@@ -7,6 +7,7 @@
  * through again. Plain JavaScript so that the load script can use it without a TypeScript loader.
  */
 import { connect, createServer } from 'node:net';
+import { listenOnLoopback } from './listen.mjs';
 
 export class RedisCutter {
   /** @param {{ host?: string; port?: number }} [upstream] the real Redis (default 127.0.0.1:6379) */
@@ -21,11 +22,7 @@ export class RedisCutter {
 
   /** Listen on 127.0.0.1 (an ephemeral port); resolves with the port. */
   async start() {
-    await new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => resolve(undefined));
-    });
-    this.port = this.server.address().port;
+    this.port = await listenOnLoopback(this.server);
     return this.port;
   }
 
