@@ -207,7 +207,9 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
 
   const xml = (body: string, status = 200): WebhookResponse => ({ status, contentType: XML, body });
   /** The answer to a call that cannot go on: an apology, then the fallback transfer or a hang-up. */
-  const failSafe = (): WebhookResponse => xml(failSafeDocument);
+  const failSafeAnswer: WebhookResponse = Object.freeze(xml(failSafeDocument));
+  const failSafe = (): WebhookResponse => failSafeAnswer;
+  const failSafeTransfers = options.fallbackQueue !== undefined || options.fallbackNumber !== undefined;
   const text = (status: number, body: string): WebhookResponse => ({ status, contentType: 'text/plain; charset=utf-8', body });
   const report = (problem: WebhookProblem) => {
     try {
@@ -250,19 +252,24 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
    * code that will never come); that turn is answered instead, after what the first turn said
    * before the SMS. Once per request: a flow that asks again gets the usual Gather time-outs.
    */
-  async function answer(turn: Turn, nextTurnNumber: number, callSid: string | undefined, feedSmsFailure = true, register: Register = 'changes', askTransferResult = true): Promise<string> {
+  async function answer(turn: Turn, nextTurnNumber: number, callSid: string | undefined, how: AnswerOptions = {}): Promise<string> {
+    const { feedSmsFailure = true, register = 'changes', askTransferResult = true } = how;
     const target = turn.nextSessionId ?? turn.sessionId;
     const next = actionUrl(target, nextTurnNumber);
+    // While the recording is paused (a secure flow), the next URLs say so: a fail-safe answered
+    // without the store (it is down, the session is gone) still knows to resume it.
+    const paused = recordingPausedAfter(turn.commands, how.recordingPaused ?? false);
+    const query = paused ? `?${RECORDING_PAUSED}` : '';
     const rendered = renderTurn(turn.commands, {
-      actionUrl: next,
-      waitUrl: `${next}/wait`,
+      actionUrl: next + query,
+      waitUrl: `${next}/wait${query}`,
       status: turn.nextSessionId !== undefined ? 'waiting' : turn.status,
       apology,
       ...(options.taskRouter ? { taskRouter: options.taskRouter } : {}),
       ...(options.transferCallerId !== undefined ? { transferCallerId: options.transferCallerId } : {}),
       ...(options.returnToAgent ? { returnToAgent: options.returnToAgent } : {}),
       ...(options.paymentConnector !== undefined ? { paymentConnector: options.paymentConnector } : {}),
-      ...(askTransferResult ? { transferResultUrl: `${next}/transfer` } : {}),
+      ...(askTransferResult ? { transferResultUrl: `${next}/transfer${query}` } : {}),
     });
     let smsFailed: RestSideEffect | undefined;
     if (callSid !== undefined && !turn.replayed) {
@@ -285,7 +292,11 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       // What was said before the SMS still stands; what came after it ("we have sent you a code") does not.
       const at = turn.commands.indexOf(smsFailed);
       const before = turn.commands.slice(0, Math.max(at, 0)).filter((c) => !isRestSideEffect(c));
-      return answer({ ...failed, commands: [...before, ...failed.commands] }, nextTurnNumber + 1, callSid, false, register);
+      return answer({ ...failed, commands: [...before, ...failed.commands] }, nextTurnNumber + 1, callSid, {
+        feedSmsFailure: false,
+        register,
+        recordingPaused: paused,
+      });
     }
     if (callSid !== undefined && register !== 'no') {
       // The CallSid entry changes only when the call ends, moves to another session (a hand-off),
@@ -305,7 +316,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     const known = await calls.get(callSid);
     // Twilio retried the new-call webhook: answer what it was answered, start nothing.
     if (known?.startTwiml !== undefined) return xml(known.startTwiml);
-    if (known) return callback(known.sessionId, 0, params, true);
+    if (known) return callback(known.sessionId, 0, params, true, false);
     const choice = await chooseFlow(to, params);
     if (!choice) {
       report({ code: 'NO_FLOW_FOR_NUMBER', message: 'no flow is configured for the called number' });
@@ -315,7 +326,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     const call: CallInfo = { callId: callSid, callee: to, provider: 'twilio', ...(from ? { caller: from } : {}) };
     const turn = await runtime.startSession({ flow: choice.flow, call, ...(choice.inputs ? { inputs: choice.inputs } : {}) });
     // The entry is written here, once, with the first TwiML (not by `answer`).
-    const twiml = await answer(turn, 1, callSid, true, 'no');
+    const twiml = await answer(turn, 1, callSid, { register: 'no' });
     if (turn.status === 'waiting' || turn.nextSessionId !== undefined) {
       await calls.set(callSid, { sessionId: turn.nextSessionId ?? turn.sessionId, startTwiml: twiml });
     }
@@ -329,9 +340,9 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   }
 
   /** A Gather or Dial action: the caller's answer to turn `turnNumber - 1`, as turn `turnNumber`. */
-  async function callback(sessionId: string, turnNumber: number, params: FormParams, wait: boolean): Promise<WebhookResponse> {
+  async function callback(sessionId: string, turnNumber: number, params: FormParams, wait: boolean, recordingPaused: boolean): Promise<WebhookResponse> {
     const callSid = param(params, 'CallSid');
-    if (wait) return waitCallback(sessionId, turnNumber, callSid);
+    if (wait) return waitCallback(sessionId, turnNumber, callSid, recordingPaused);
     // The turn first, the CallSid map after it (`answer` rewrites the entry without the first
     // TwiML: the call is past its first turn, and a retried new-call webhook must not restart
     // it). A store outage then meets the runtime, which reports it and ends the session once
@@ -348,11 +359,16 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       }
       throw error;
     }
-    return xml(await answer(turn, (turn.requestOrder ?? turnNumber) + 1, callSid, true, turnNumber === 1 && !turn.replayed ? 'always' : 'changes'));
+    return xml(
+      await answer(turn, (turn.requestOrder ?? turnNumber) + 1, callSid, {
+        register: turnNumber === 1 && !turn.replayed ? 'always' : 'changes',
+        recordingPaused,
+      }),
+    );
   }
 
   /** A hold's Redirect came back: answer the current wait again, or hold on. */
-  async function waitCallback(sessionId: string, turnNumber: number, callSid: string | undefined): Promise<WebhookResponse> {
+  async function waitCallback(sessionId: string, turnNumber: number, callSid: string | undefined, recordingPaused: boolean): Promise<WebhookResponse> {
     const view = await runtime.inspect(sessionId);
     if (!view) {
       report({ code: 'SESSION_NOT_FOUND', message: 'a callback for a session that is not stored', sessionId });
@@ -361,10 +377,10 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     const last = view.lastRequestId !== undefined ? Number(view.lastRequestId) : undefined;
     if (last !== undefined && turnNumber <= last) {
       const replay = await handleTurn(sessionId, { type: 'noInput' }, { requestId: String(last) });
-      return xml(await answer(replay, last + 1, callSid));
+      return xml(await answer(replay, last + 1, callSid, { recordingPaused }));
     }
     if (view.status === 'ended') return failSafe();
-    return xml(holdTwiml(`${actionUrl(sessionId, turnNumber)}/wait`));
+    return xml(holdTwiml(`${actionUrl(sessionId, turnNumber)}/wait${recordingPaused ? `?${RECORDING_PAUSED}` : ''}`));
   }
 
   /**
@@ -374,7 +390,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
    * fallback transfer or a hang-up), rendered without a further result URL so that a fallback
    * that fails too ends the call instead of going round.
    */
-  async function transferCallback(sessionId: string, turnNumber: number, params: FormParams): Promise<WebhookResponse> {
+  async function transferCallback(sessionId: string, turnNumber: number, params: FormParams, recordingPaused: boolean): Promise<WebhookResponse> {
     const status = transferStatusOf(params);
     let turn: Turn;
     try {
@@ -387,7 +403,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       throw error;
     }
     if (status !== 'completed') report({ code: 'TRANSFER_NOT_CONNECTED', message: `the transfer did not connect (${status})`, sessionId });
-    return xml(await answer(turn, turnNumber + 1, param(params, 'CallSid'), false, 'no', false));
+    return xml(await answer(turn, turnNumber + 1, param(params, 'CallSid'), { feedSmsFailure: false, register: 'no', askTransferResult: false, recordingPaused }));
   }
 
   async function statusCallback(params: FormParams): Promise<WebhookResponse> {
@@ -456,8 +472,9 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     if (!SESSION_ID.test(sessionId) || turn === undefined || !/^\d{1,9}$/.test(turn) || (parts.length > 3 && !wait && !transferred)) {
       return text(404, 'Not Found');
     }
-    if (transferred) return transferCallback(sessionId, Number(turn), params);
-    return callback(sessionId, Number(turn), params, wait);
+    const paused = recordingPausedIn(request.path);
+    if (transferred) return transferCallback(sessionId, Number(turn), params, paused);
+    return callback(sessionId, Number(turn), params, wait, paused);
   }
 
   async function handle(request: WebhookRequest): Promise<WebhookResponse> {
@@ -467,14 +484,37 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     if (!signatureValid(options.authToken, request.signature, origin + request.path, params)) {
       return text(403, 'Forbidden');
     }
+    let response: WebhookResponse;
     try {
-      return await route(request, params);
+      response = await route(request, params);
     } catch (error) {
       // A store outage (STORE_UNAVAILABLE) or anything else: the caller hears the fail-safe
       // document, Twilio gets a 200 (no retry of a half-done turn, no error page), and the
       // problem goes to onProblem as a code and a one-line message, never a stack trace.
       report(problemOf(error, sessionOfPath(request.path)));
-      return failSafe();
+      response = failSafe();
+    }
+    if (response === failSafeAnswer) await resumeBeforeFailSafe(request, params);
+    return response;
+  }
+
+  /**
+   * The fail-safe puts the caller through to a person: when the request's URL says the recording
+   * is paused (the call was in a secure flow: the URL was signed by Twilio as we wrote it), resume
+   * it first, through the REST API (not the store, which may be what failed), as the runtime does
+   * before any transfer out of a secure flow. A failure is reported; the caller is put through.
+   */
+  async function resumeBeforeFailSafe(request: WebhookRequest, params: FormParams): Promise<void> {
+    if (!failSafeTransfers || !options.rest) return;
+    const failedUrl = param(params, 'ErrorUrl');
+    const paused = recordingPausedIn(request.path) || (failedUrl?.startsWith(`${publicBase}/`) === true && recordingPausedIn(failedUrl));
+    const callSid = param(params, 'CallSid');
+    if (!paused || callSid === undefined) return;
+    const sessionId = sessionOfPath(request.path) ?? (failedUrl !== undefined ? sessionOfPath(failedUrl.slice(origin.length)) : undefined);
+    try {
+      await options.rest.perform({ type: 'resumeRecording' }, { callSid, sessionId: sessionId ?? '' });
+    } catch (error) {
+      report({ ...problemOf(error, sessionId), code: 'REST_RESUMERECORDING_FAILED' });
     }
   }
 
@@ -527,10 +567,41 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
         call,
         ...(start.inputs ? { inputs: start.inputs } : {}),
       });
-      const twiml = await answer(turn, 1, start.callSid, true, 'always');
+      const twiml = await answer(turn, 1, start.callSid, { register: 'always' });
       return { sessionId: turn.sessionId, twiml };
     },
   };
+}
+
+/** An action URL's query while the call's recording is paused. */
+const RECORDING_PAUSED = 'recording=paused';
+
+/** Does this URL (or path) say the call's recording is paused? */
+function recordingPausedIn(url: string | undefined): boolean {
+  const at = url?.indexOf('?') ?? -1;
+  return at >= 0 && new URLSearchParams(url!.slice(at + 1)).get('recording') === 'paused';
+}
+
+/** Is the recording paused after these commands, given whether it was before them? */
+function recordingPausedAfter(commands: Turn['commands'], before: boolean): boolean {
+  let paused = before;
+  for (const c of commands) {
+    if (c.type === 'pauseRecording') paused = true;
+    else if (c.type === 'resumeRecording') paused = false;
+  }
+  return paused;
+}
+
+/** How a turn is answered (see `answer`). */
+interface AnswerOptions {
+  /** Feed a failed SMS back to the runtime as the next turn (default true). */
+  feedSmsFailure?: boolean;
+  /** When the CallSid entry is written (default: when it changes). */
+  register?: Register;
+  /** Ask a transfer's outcome (default true; not for the fail-safe after a failed transfer). */
+  askTransferResult?: boolean;
+  /** The recording was paused before this turn (the request's URL said so). */
+  recordingPaused?: boolean;
 }
 
 /**

@@ -96,7 +96,7 @@ const actionOf = (doc: XmlNode) => {
   if (!url) throw new Error(`no action in ${verbs(doc).join(', ')}`);
   return url;
 };
-const sessionOf = (url: string): string => /\/voice\/([\w-]+)\/\d+$/.exec(url)![1]!;
+const sessionOf = (url: string): string => /\/voice\/([\w-]+)\/\d+(?:\?recording=paused)?$/.exec(url)![1]!;
 /** A webhook answer that must be a good one: 200, well-formed TwiML, not the fail-safe. */
 function good(answer: HttpAnswer): XmlNode {
   expect(answer.status).toBe(200);

@@ -126,7 +126,7 @@ const withoutIds = (body: string) => body.replace(UUID, '<id>').replace(/\b[A-Z]
 const digitsLike = (body: string) => withoutIds(body).match(/\d[\d\s-]{11,}\d/g) ?? [];
 /** The session id and turn of a Gather/Dial action URL. */
 const actionOf = (url: string | undefined) => {
-  const m = /\/voice\/([\w-]+)\/(\d+)$/.exec(url ?? '');
+  const m = /\/voice\/([\w-]+)\/(\d+)(?:\?recording=paused)?$/.exec(url ?? '');
   if (!m) throw new Error(`not an action URL: ${url}`);
   return { sessionId: m[1]!, turn: Number(m[2]) };
 };

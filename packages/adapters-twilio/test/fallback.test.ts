@@ -16,8 +16,9 @@ import {
   type StoredSession,
 } from '@callflow/flow-core';
 import { createTwilioWebhook, DEFAULT_APOLOGY, DEFAULT_FALLBACK_APOLOGY, MemoryCallRegistry, type TwilioWebhookOptions } from '../src/index.js';
+import twilio from 'twilio';
 import { CallSimulator, parseTwiml, type XmlNode } from './call-simulator.js';
-import { AUTH_TOKEN, CLIENT_PHONE, exampleFlow, MANAGER, PARTNER_LINE, ScriptedActions, serveWebhook } from './fixtures.js';
+import { AUTH_TOKEN, CLIENT_PHONE, exampleFlow, MANAGER, PARTNER_LINE, RecordingRest, ScriptedActions, serveWebhook } from './fixtures.js';
 
 const WORKFLOW = 'WW00000000000000000000000000000003';
 const FALLBACK_NUMBER = '+15555550160';
@@ -224,5 +225,76 @@ describe('a session store that cannot be reached', () => {
     const call = await other.dialIn(['12345678', { dial: 'completed' }]);
     expect(call.outcome).toBe('hangup');
     expect(call.transcript).toContain(`dial number ${CLIENT_PHONE} from +15555550100`);
+  });
+});
+
+describe('a fail-safe while the recording is paused (inside a secure flow)', () => {
+  /** An agent hands a caller to the card payment (the recording paused), on a store that can be taken down. */
+  async function secureCall(extra: Partial<TwilioWebhookOptions> = {}) {
+    const store = new SwitchableStore();
+    const runtime = createRuntime({ flows: [exampleFlow('agent-card-payment')], actions: new ScriptedActions({}), store });
+    const rest = new RecordingRest();
+    const served = await serveWebhook(runtime, { rest, calls: new MemoryCallRegistry(), ...extra });
+    close = served.close;
+    const caller = new CallSimulator(served.baseUrl, AUTH_TOKEN, { from: MANAGER, to: PARTNER_LINE });
+    const { twiml } = await served.webhook.startSecureCall({
+      callSid: caller.callSid,
+      conversationId: 'conv-7',
+      agentId: 'agent-7',
+      flow: 'agent-card-payment',
+      inputs: { amount: 12.5, invoiceId: 'INV-7' },
+    });
+    const action = parseTwiml(twiml).children.find((c) => c.name === 'Gather')!.attrs.action!;
+    return { ...served, store, rest, caller, action };
+  }
+
+  it('marks the action URLs while the recording is paused (Twilio signs them as written)', async () => {
+    const s = await secureCall({ fallbackQueue: 'customer-care' });
+    expect(s.rest.performed.map((p) => p.type)).toEqual(['pauseRecording']);
+    expect(s.action).toMatch(/\/voice\/[0-9a-f-]{36}\/1\?recording=paused$/);
+    // The marker is part of what Twilio signs: a signature of the marked URL does not fit it taken off.
+    const params = { CallSid: s.caller.callSid, Digits: '1' };
+    const forged = await fetch(s.action.replace('?recording=paused', ''), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilio.getExpectedTwilioSignature(AUTH_TOKEN, s.action, params) },
+      body: new URLSearchParams(params).toString(),
+    });
+    expect(forged.status).toBe(403);
+  });
+
+  it('resumes the recording through the REST API before putting the caller through, when the store is down', async () => {
+    const s = await secureCall({ fallbackQueue: 'customer-care' });
+    s.store.down = true;
+    const answer = await s.caller.post(s.action, { Digits: '4111111111111111', FinishedOnKey: '#' });
+    expect(verbs(parseTwiml(answer.body))).toEqual(['Say', 'Enqueue']);
+    expect(s.rest.performed).toEqual([
+      { type: 'pauseRecording', callSid: s.caller.callSid },
+      { type: 'resumeRecording', callSid: s.caller.callSid },
+    ]);
+    expect(s.problems.map((p) => p.code)).toEqual(['STORE_UNAVAILABLE']);
+  });
+
+  it('resumes it for the fallback URL too, from the failed URL Twilio reports', async () => {
+    const s = await secureCall({ fallbackNumber: FALLBACK_NUMBER });
+    const answer = await s.caller.post('/fallback', { ErrorCode: '11205', ErrorUrl: s.action });
+    expect(verbs(parseTwiml(answer.body))).toEqual(['Say', 'Dial']);
+    expect(s.rest.performed.map((p) => p.type)).toEqual(['pauseRecording', 'resumeRecording']);
+  });
+
+  it('leaves the recording alone when the fail-safe hangs up, or the call was not in a secure flow', async () => {
+    const hangsUp = await secureCall();
+    hangsUp.store.down = true;
+    expect(verbs(parseTwiml((await hangsUp.caller.post(hangsUp.action, { Digits: '4111111111111111' })).body))).toEqual(['Say', 'Hangup']);
+    expect(hangsUp.rest.performed.map((p) => p.type)).toEqual(['pauseRecording']);
+    await close?.();
+
+    const rest = new RecordingRest();
+    const plain = await start({ fallbackQueue: 'customer-care', rest });
+    const first = parseTwiml((await plain.caller.post('/voice')).body);
+    const action = first.children.find((c) => c.name === 'Gather')!.attrs.action!;
+    expect(action).not.toContain('recording=');
+    plain.store.down = true;
+    expect(verbs(parseTwiml((await plain.caller.post(action, { Digits: '12345678' })).body))).toEqual(['Say', 'Enqueue']);
+    expect(rest.performed).toEqual([]);
   });
 });
