@@ -37,9 +37,10 @@ export interface TwimlOptions {
   /** The Pay Connector `<Pay>` charges through (Twilio console name); Twilio's default otherwise. */
   paymentConnector?: string;
   /**
-   * Absolute URL a transfer's `<Dial>` or `<Enqueue>` posts its outcome to (`DialCallStatus`,
-   * `QueueResult`): a transfer that did not connect becomes the runtime's `transferResult`, and
-   * the caller hears the fail-safe instead of silence. Without it the document simply ends.
+   * Absolute URL a transfer's `<Dial>` or `<Enqueue>` (and the default return to the agent's
+   * `<Dial><Client>`) posts its outcome to (`DialCallStatus`, `QueueResult`): one that did not
+   * connect becomes the runtime's `transferResult`, and the caller hears the fail-safe instead of
+   * silence. Without it the document simply ends.
    */
   transferResultUrl?: string;
 }
@@ -130,7 +131,10 @@ export function renderTurn(commands: readonly Command[], options: TwimlOptions):
       case 'returnToAgent':
         if (options.returnToAgent) options.returnToAgent(command, response);
         else if (command.agentId) {
-          const client = response.dial().client();
+          // With a result URL: an agent who does not pick up leaves the caller with the fail-safe, not silence.
+          const client = response
+            .dial(options.transferResultUrl !== undefined ? { action: options.transferResultUrl, method: 'POST' } : {})
+            .client();
           client.identity(command.agentId);
           for (const [name, value] of Object.entries(command.outputs)) {
             if (value !== undefined && value !== null) client.parameter({ name, value: String(value) });

@@ -92,6 +92,10 @@ describe('masked-callback over Twilio webhooks', () => {
     for (const result of ['bridged', 'hangup']) {
       expect(verbs(parseTwiml((await caller.post(enqueue.attrs.action!, { QueueResult: result, QueueTime: '12' })).body))).toEqual(['Hangup']);
     }
+    // The simulator posts a scripted queue result the same way.
+    const again = await new CallSimulator(server.baseUrl, AUTH_TOKEN, { from: MANAGER, to: PARTNER_LINE }).dialIn(['1234', { noInput: true }, '99', { queue: 'queue-full' }]);
+    expect(again.transcript).toContain('queue result: queue-full');
+    expect(verbs(again.documents.at(-1)!)).toEqual(['Say', 'Hangup']);
     // A Dial transfer that was busy: the same fail-safe.
     const busy = parseTwiml((await caller.post(enqueue.attrs.action!, { DialCallStatus: 'busy' })).body);
     expect(verbs(busy)).toEqual(['Say', 'Hangup']);
@@ -136,6 +140,22 @@ describe('agent-card-payment over Twilio webhooks', () => {
       expect(body).not.toContain('1228');
       expect(digitsLike(body)).toEqual([]);
     }
+  });
+
+  it('asks how the return to the agent went: an agent who does not pick up leaves the caller with the fail-safe', async () => {
+    server = await startServer(APPROVED);
+    const caller = new CallSimulator(server.baseUrl, AUTH_TOKEN, { from: MANAGER, to: PARTNER_LINE });
+    const started = await startPayment(server, caller);
+    const call = await caller.follow({ status: 200, body: started.twiml }, [CARD, '1228', '123', { dial: 'no-answer' }]);
+    const back = find(call.documents.at(-2)!, 'Dial')!;
+    expect(back.attrs.action).toMatch(/\/voice\/[0-9a-f-]{36}\/\d+\/transfer$/);
+    expect(back.attrs.method).toBe('POST');
+    // The recording was resumed before the return: the action URL no longer says it is paused.
+    expect(back.attrs.action).not.toContain('recording=');
+    expect(verbs(call.documents.at(-1)!)).toEqual(['Say', 'Hangup']);
+    expect(server.problems.map((p) => p.code)).toContain('TRANSFER_NOT_CONNECTED');
+    expect(await server.runtime.isReserved('agent-42')).toBe(false);
+    for (const body of call.bodies) expect(body).not.toContain(CARD);
   });
 
   it('releases the agent when the caller hangs up inside the secure flow', async () => {

@@ -1007,8 +1007,9 @@ describe('the agent reservation of a secure session', () => {
     h.clock.advance(60_001);
     const t2 = await h.digits(t, CARD);
     await expectReleased(h, 'expired', t.sessionId);
-    // The session itself goes on; it no longer names the agent it does not hold.
-    expect(t2.commands.find((c) => c.type === 'returnToAgent')).toEqual({ type: 'returnToAgent', conversationId: 'conv-1', outputs: { last4: '2832' } });
+    // The session itself goes on; the agent is no longer held (offered other work meanwhile), but
+    // the caller still goes back to the agent who handed them over, not to a hang-up.
+    expect(t2.commands.find((c) => c.type === 'returnToAgent')).toEqual({ type: 'returnToAgent', agentId: AGENT, conversationId: 'conv-1', outputs: { last4: '2832' } });
   });
 
   it('stays released when sweep released it and the session then takes a turn (announced at least once, always as expired)', async () => {
@@ -1045,6 +1046,19 @@ describe('the agent reservation of a secure session', () => {
     await h.runtime.shutdown();
     expect(await h.runtime.isReserved(AGENT)).toBe(false);
     expect(h.mirror.calls.at(-1)).toEqual({ kind: 'released', agentId: AGENT, sessionId: second.sessionId, reason: 'shutdown' });
+  });
+
+  it('returns the caller to the agent who handed them over even when the agent was not reserved', async () => {
+    const h = harness();
+    const t = await h.runtime.startSecureSession({ conversationId: 'conv-4', agentId: AGENT, flow: 'secure-desk', inputs: { ending: 'return' }, reserveAgent: false, call: CALL });
+    const done = await h.runtime.handle(t.sessionId, { type: 'digits', digits: CARD });
+    expect(done.commands.find((c) => c.type === 'returnToAgent')).toMatchObject({ type: 'returnToAgent', agentId: AGENT, conversationId: 'conv-4' });
+    expect(h.named('reservation.reserved')).toEqual([]);
+    // The agent did not pick up: the caller gets the fail-safe, not silence.
+    const missed = await h.runtime.handle(t.sessionId, { type: 'transferResult', status: 'noAnswer' });
+    expect(missed.commands.map((c) => c.type)).toEqual(['say', 'disconnect']);
+    const answered = await h.runtime.handle(t.sessionId, { type: 'transferResult', status: 'completed' });
+    expect(answered.commands).toEqual([]);
   });
 
   it('is not taken for a secure IVR (reservation: none) nor when the agent does not ask for it', async () => {

@@ -114,13 +114,24 @@ export async function postForm(url: string, params: Record<string, string>, auth
   return send(url, headers, new URLSearchParams(params).toString());
 }
 
+/** Is this Dial/Enqueue action the outcome of a hand-on (a transfer, the return to the agent)? */
+function handsOn(action: string): boolean {
+  return /\/transfer$/.test(action.split('?')[0] ?? '');
+}
+
 // ---- the caller ----
 
 /**
  * One scripted answer: digits for a Gather, `{ secure }` digits for a Gather that the transcript
  * shows as `[secure]` (a card number, a CVV), `noInput`, or a DialCallStatus for a Dial.
  */
-export type CallerInput = string | { secure: string } | { noInput: true } | { dial: 'completed' | 'busy' | 'no-answer' | 'failed' | 'canceled' };
+export type CallerInput =
+  | string
+  | { secure: string }
+  | { noInput: true }
+  | { dial: 'completed' | 'busy' | 'no-answer' | 'failed' | 'canceled' }
+  /** How a queue the call was put in ended (`QueueResult`: bridged, hangup, queue-full, error, leave, ...). */
+  | { queue: string };
 
 /**
  * A caller deciding as the call goes: asked at each Gather, and at each Dial that posts back,
@@ -241,7 +252,7 @@ export class CallSimulator {
             await this.status('completed');
             return undefined;
           }
-          if (typeof input === 'object' && 'dial' in input) throw new Error('a Gather got a dial status');
+          if (typeof input === 'object' && ('dial' in input || 'queue' in input)) throw new Error('a Gather got a dial status or a queue result');
           const digits = typeof input === 'string' ? input : 'secure' in input ? input.secure : undefined;
           note(typeof input === 'string' ? `keys: ${input}` : digits !== undefined ? 'keys: [secure]' : 'keys nothing');
           const extra: Record<string, string> = digits !== undefined ? { Digits: digits, FinishedOnKey: '' } : {};
@@ -254,15 +265,33 @@ export class CallSimulator {
             record.outcome = 'bridged';
             return undefined;
           }
+          // A transfer or the return to the agent: Twilio posts its outcome when the bridged leg
+          // ends, which for this caller is the end of the call, unless the script says how it went.
+          if (handsOn(verb.attrs.action)) {
+            const outcome = typeof queue === 'function' ? await next(verb) : typeof queue[0] === 'object' && 'dial' in queue[0] ? queue.shift() : undefined;
+            if (outcome === undefined || typeof outcome !== 'object' || !('dial' in outcome)) {
+              record.outcome = 'bridged';
+              return undefined;
+            }
+            note(`dial status: ${outcome.dial}`);
+            return this.post(verb.attrs.action, { DialCallStatus: outcome.dial, DialCallSid: 'CA' + 'd'.repeat(32), DialCallDuration: outcome.dial === 'completed' ? '30' : '0' });
+          }
           const input = await next(verb);
           if (input === undefined || typeof input !== 'object' || !('dial' in input)) throw new Error('a Dial needs a scripted dial status');
           note(`dial status: ${input.dial}`);
           return this.post(verb.attrs.action, { DialCallStatus: input.dial, DialCallSid: 'CA' + 'd'.repeat(32), DialCallDuration: '30' });
         }
-        case 'Enqueue':
+        case 'Enqueue': {
           note(`enqueue ${verb.attrs.workflowSid ?? verb.text}`);
+          // A scripted queue result (`{ queue: 'queue-full' }`) is posted to the Enqueue's action.
+          const result = verb.attrs.action && Array.isArray(queue) && typeof queue[0] === 'object' && 'queue' in queue[0] ? queue.shift() : undefined;
+          if (result && typeof result === 'object' && 'queue' in result) {
+            note(`queue result: ${result.queue}`);
+            return this.post(verb.attrs.action!, { QueueResult: result.queue, QueueTime: '5' });
+          }
           record.outcome = 'enqueued';
           return undefined;
+        }
         case 'Redirect':
           note('redirect');
           return this.post(verb.text);

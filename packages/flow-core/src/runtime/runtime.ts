@@ -285,6 +285,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
       const live = this.newSession(id, flow, options.call ?? {});
       scope.live = live;
       live.record.conversationId = options.conversationId;
+      if (options.agentId) live.record.handedOverBy = options.agentId;
       const runner = this.runner(live, options.inputs ?? {}, flow);
       this.emit(runner, 'session.started', { kind: flow.kind, secure: true });
       if (options.reserveAgent && (flow.reservation ?? 'agent') === 'agent') {
@@ -338,7 +339,9 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     if (live.record.status === 'ended') {
       // A transfer the session ended with did not connect: the caller is still there and
       // gets the fail-safe rather than silence.
-      if (event.type === 'transferResult' && event.status !== 'completed' && live.record.end?.type === 'transfer') {
+      // The same for a return to the agent that did not connect (the agent did not answer).
+      const handedOn = live.record.end?.type === 'transfer' || live.record.end?.type === 'returnToAgent';
+      if (event.type === 'transferResult' && event.status !== 'completed' && handedOn) {
         return { ...runner.result(), commands: this.failSafeCommands() };
       }
       return runner.result();

@@ -59,6 +59,11 @@ export interface SessionRecord {
   agent?: HeldReservation;
   /** The agent's conversation, for returnToAgent (agent-side secure sessions). */
   conversationId?: string;
+  /**
+   * The agent who handed the caller over (agent-side secure sessions), whom returnToAgent puts
+   * the caller back to — reserved or not, and also after the reservation's lease ran out.
+   */
+  handedOverBy?: string;
   protectedIdentity?: boolean;
   parentSessionId?: string;
   startedAt: number;

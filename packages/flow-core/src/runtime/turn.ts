@@ -612,7 +612,9 @@ export class TurnRunner {
     const record = this.session.record;
     this.command({ type: 'resumeRecording' });
     const cmd: Command = { type: 'returnToAgent', outputs };
-    if (record.agent?.agentId) cmd.agentId = record.agent.agentId;
+    // The reserved agent, or (not reserved, or the lease ran out) the agent who handed the caller over.
+    const agentId = record.agent?.agentId ?? record.handedOverBy;
+    if (agentId) cmd.agentId = agentId;
     const conversationId = record.agent?.conversationId ?? record.conversationId;
     if (conversationId) cmd.conversationId = conversationId;
     this.command(cmd);
