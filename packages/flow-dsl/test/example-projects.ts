@@ -16,7 +16,7 @@ export interface ExampleProject {
   configText: string | undefined;
 }
 
-/** Every example project, in name order. */
+/** Every example project (a directory holding flows or a callflow.config.yaml), in name order. */
 export function exampleProjects(): ExampleProject[] {
   return readdirSync(examplesRoot)
     .filter((e) => statSync(join(examplesRoot, e)).isDirectory())
@@ -34,5 +34,7 @@ export function exampleProjects(): ExampleProject[] {
         else flows.push({ file: join(dir, entry), text });
       }
       return { name, dir, flows, configText };
-    });
+    })
+    // A directory with neither flows nor a config (the example server) is not a flow project.
+    .filter((p) => p.flows.length > 0 || p.configText !== undefined);
 }
