@@ -1,6 +1,7 @@
 // One server of the webhook benchmark, in its own process (so its core is not the load
-// generator's): `bare` answers a fixed TwiML string from node:http; `adapter` serves the Twilio
-// webhook over an in-memory runtime running bench/menu-loop.yaml. Tells the parent its port.
+// generator's): `bare` answers a fixed TwiML string from node:http; `bare-body` reads the
+// request's body first; `adapter` serves the Twilio webhook over an in-memory runtime running
+// bench/menu-loop.yaml. Tells the parent its port; tells its CPU time when asked.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -21,6 +22,18 @@ if (kind === 'bare') {
   handler = (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/xml; charset=utf-8' });
     res.end(FIXED_TWIML);
+  };
+} else if (kind === 'bare-body') {
+  // What any webhook must do at the least: read the request's body, then answer (here the
+  // same fixed TwiML). The answer comes on the body's 'end' event, not inside 'request'.
+  handler = (req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      Buffer.concat(chunks).toString('utf8');
+      res.writeHead(200, { 'content-type': 'text/xml; charset=utf-8' });
+      res.end(FIXED_TWIML);
+    });
   };
 } else {
   const file = join(import.meta.dirname, 'menu-loop.yaml');
@@ -47,6 +60,11 @@ server.listen(0, '127.0.0.1', () => {
 
 // The parent asks, after the run, how many real turns the sessions took.
 process.on('message', async (message) => {
+  // The server's own CPU time, read around a measured run.
+  if (message.cpu) {
+    process.send({ cpuUsage: process.cpuUsage() });
+    return;
+  }
   if (message.stats) {
     let turns = 0;
     let waiting = 0;

@@ -101,18 +101,23 @@ function precompute(base, ids) {
   return requests;
 }
 
-async function load(port, requests) {
+async function load(server, requests) {
   let next = 0;
   const sequence = [{ setupRequest: () => requests[next++ % requests.length] }];
-  const options = { url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, pipelining: 1, requests: sequence };
+  const options = { url: `http://127.0.0.1:${server.port}`, connections: CONNECTIONS, pipelining: 1, requests: sequence };
   await autocannon({ ...options, duration: 1 }); // warm-up (JIT, sockets), not counted
+  const before = (await server.ask({ cpu: true })).cpuUsage;
+  const started = process.hrtime.bigint();
   const result = await autocannon({ ...options, duration: SECONDS });
-  return { result, issued: next };
+  const wallUs = Number(process.hrtime.bigint() - started) / 1e3;
+  const after = (await server.ask({ cpu: true })).cpuUsage;
+  const cpuUs = after.user - before.user + (after.system - before.system);
+  return { result, issued: next, cpu: { busy: cpuUs / wallUs, perRequestUs: cpuUs / Math.max(1, result.requests.total) } };
 }
 
 const figures = [];
 let signed;
-for (const kind of ['bare', 'adapter']) {
+for (const kind of ['bare', 'bare-body', 'adapter']) {
   const server = await startServer(kind);
   try {
     const base = `http://127.0.0.1:${server.port}/twilio`;
@@ -124,12 +129,14 @@ for (const kind of ['bare', 'adapter']) {
       // The bare server ignores what it is sent; it gets requests of the same size and shape.
       signed = precompute(base, Array.from({ length: SESSIONS }, (_, i) => `bare-${i}`)).slice(0, SESSIONS * 10);
     }
-    const { result, issued } = await load(server.port, signed);
+    const { result, issued, cpu } = await load(server, signed);
     const row = {
-      server: kind === 'bare' ? 'bare node:http, fixed TwiML' : 'Twilio adapter, in-memory store',
+      server: { bare: 'bare node:http, fixed TwiML', 'bare-body': 'bare, reads the body first', adapter: 'Twilio adapter, in-memory store' }[kind],
       'req/s': Math.round(result.requests.average),
       'p50 ms': result.latency.p50,
       'p99 ms': result.latency.p99,
+      'server CPU busy': `${Math.round(100 * cpu.busy)}%`,
+      'CPU µs/req': Math.round(cpu.perRequestUs),
       requests: result.requests.total,
       non2xx: result.non2xx,
       errors: result.errors + result.timeouts,
@@ -151,8 +158,14 @@ for (const kind of ['bare', 'adapter']) {
 console.log(`\nwebhook turns per second on loopback: ${SECONDS} s per server, ${CONNECTIONS} connections, ` +
   `${pin ? 'server and load generator pinned to separate cores (taskset)' : 'server in a child process (not pinned)'}, Node ${process.versions.node}`);
 console.table(figures);
-const ratio = figures[1]['req/s'] / figures[0]['req/s'];
-console.log(`adapter / bare = ${ratio.toFixed(2)} (target ≥ 0.5); adapter p99 ${figures[1]['p99 ms']} ms, bare p99 ${figures[0]['p99 ms']} ms`);
+const [bare, bareBody, adapter] = figures;
+const ratio = adapter['req/s'] / bare['req/s'];
+console.log(`adapter / bare = ${ratio.toFixed(2)} (target ≥ 0.5); adapter p99 ${adapter['p99 ms']} ms, bare p99 ${bare['p99 ms']} ms`);
+console.log(
+  `adapter / bare that reads the body first = ${(adapter['req/s'] / bareBody['req/s']).toFixed(2)}; ` +
+    `bare that reads the body / bare = ${(bareBody['req/s'] / bare['req/s']).toFixed(2)} ` +
+    `(the bare server answers inside the 'request' event; any handler that answers later — after the body, after any await — pays node:http's deferred-answer cost)`,
+);
 
 // What the parts the adapter must use cost by themselves, measured here in the same run: the
 // TwiML of a menu turn built with twilio's VoiceResponse, the signature check of one request
@@ -199,8 +212,8 @@ const microseconds = (fn) => {
 for (const fn of Object.values(parts)) for (let i = 0; i < 2000; i++) fn(); // warm-up
 const partRows = Object.entries(parts).map(([part, fn]) => ({ part, 'µs per turn': Number(microseconds(fn).toFixed(1)) }));
 const partsUs = partRows.reduce((sum, r) => sum + r['µs per turn'], 0);
-const bareUs = 1e6 / figures[0]['req/s'];
-const adapterUs = 1e6 / figures[1]['req/s'];
+const bareUs = 1e6 / bare['req/s'];
+const adapterUs = 1e6 / adapter['req/s'];
 console.log('\nthe parts the adapter must use, by themselves (median of 5 rounds, this process):');
 console.table(partRows);
 console.log(
