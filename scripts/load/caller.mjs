@@ -1,8 +1,8 @@
 // The simulated callers of the load test: which line a call dials (or whether an agent hands
 // the caller to the secure card payment), and what the caller answers at each prompt — digits,
 // silence, a wrong entry, a hang-up — drawn from the call's own seeded generator. The data
-// actions' outcomes follow from the digits (test/cluster/lines.mjs), so they are seeded too.
-import { LINES } from '../../packages/adapters-twilio/test/cluster/lines.mjs';
+// actions' outcomes follow from the digits (examples/twilio-server/lines.mjs), so they are seeded too.
+import { LINES } from '../../examples/twilio-server/lines.mjs';
 import { luhnDigit } from './random.mjs';
 
 /** How often each kind of call is made. */

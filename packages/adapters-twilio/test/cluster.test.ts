@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Cluster, type WorkerReport } from './cluster/cluster.mjs';
-import { CLIENT_PHONE, CUSTOMER_MOBILE, FALLBACK_QUEUE, LINES } from './cluster/lines.mjs';
+import { CLIENT_PHONE, CUSTOMER_MOBILE, FALLBACK_QUEUE, LINES } from '../../../examples/twilio-server/lines.mjs';
 import { deletePrefix, findClearSecrets } from './cluster/redis-scan.mjs';
 import { CallSimulator, parseTwiml, type HttpAnswer, type XmlNode } from './call-simulator.js';
 

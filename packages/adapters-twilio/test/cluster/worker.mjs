@@ -3,7 +3,8 @@
  * balancer: the Twilio webhook over a runtime whose sessions, agent reservations, session locks
  * and CallSid map all live in one shared Redis, sealed with a key ring every worker shares.
  * It runs the built packages (dist: `npm run build` first) and the example flows, with data
- * actions answering from a script (lines.mjs), so that any worker gives any turn the same answer.
+ * actions answering from a script (examples/twilio-server/lines.mjs), so that any worker gives
+ * any turn the same answer.
  *
  * Configured by environment (the parent — cluster.test.ts or the load script — sets it):
  *   CLUSTER_REDIS_URL   Redis (usually a RedisCutter in front of the real one)
@@ -34,7 +35,7 @@ import { createTwilioWebhook } from '@callflow/adapters-twilio';
 import { RedisCallRegistry } from '@callflow/adapters-twilio/redis';
 import { loadFlowText } from '@callflow/flow-dsl';
 import { LatencyHistogram } from './histogram.mjs';
-import { EXAMPLE_FLOWS, FALLBACK_QUEUE, FLOW_BY_NUMBER, scriptedOutcome } from './lines.mjs';
+import { EXAMPLE_FLOWS, FALLBACK_QUEUE, FLOW_BY_NUMBER, scriptedOutcome } from '../../../../examples/twilio-server/lines.mjs';
 
 const env = process.env;
 const id = env.CLUSTER_ID ?? String(process.pid);
@@ -82,7 +83,7 @@ let holding;
 let letGo = () => undefined;
 let heldUntil = Promise.resolve();
 
-/** Data actions answering from the script in lines.mjs (the same answer on every worker). */
+/** Data actions answering from the script in examples/twilio-server/lines.mjs (the same answer on every worker). */
 const actions = {
   async call(name, input, options) {
     bump(counts.actions, name);

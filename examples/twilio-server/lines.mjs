@@ -1,10 +1,11 @@
 /**
- * What the cluster's workers serve and the callers call: the example flows' phone lines (555
- * test numbers), the fallback queue of the fail-safe answer, and the data actions' scripted
- * outcomes. The outcome of a data action follows from its input (the last digit of an account,
- * application, phone number or security code), so a caller who chooses its digits from a
- * seeded generator chooses, reproducibly, the path the flow takes; and every worker answers
- * the same way, whichever of them runs the turn.
+ * What the example server (server.mjs), the cluster test's workers and the load test's callers
+ * share: the example flows' phone lines (555 test numbers), the cluster's fallback queue of the
+ * fail-safe answer, and the data actions' scripted outcomes. The outcome of a data action
+ * follows from its input (the last digit of an account, application, phone number or security
+ * code), so a caller who chooses its digits — by hand, or from a seeded generator — chooses,
+ * reproducibly, the path the flow takes; and every worker answers the same way, whichever of
+ * them runs the turn.
  */
 
 /** Called number → example flow. */
