@@ -23,7 +23,8 @@ const NAME = /^[A-Za-z0-9_.:@-]{1,128}$/;
 const STATUS_OF = {
   AGENT_RESERVED: 409,
   FLOW_INVALID: 400,
-  INPUT_INVALID: 400,
+  // The runtime checks the inputs against the flow's declarations before it reserves anyone.
+  FLOW_INPUT_INVALID: 400,
   STORE_UNAVAILABLE: 503,
   TWILIO_REST_FAILED: 502,
   TWILIO_REST_TIMEOUT: 504,
@@ -77,33 +78,6 @@ function checked(body) {
   return { callSid, agentId, conversationId, flow, ...(inputs !== undefined ? { inputs } : {}) };
 }
 
-const IS_TYPE = {
-  string: (v) => typeof v === 'string',
-  number: (v) => typeof v === 'number' && Number.isFinite(v),
-  int: (v) => Number.isSafeInteger(v),
-  bool: (v) => typeof v === 'boolean',
-  map: (v) => v !== null && typeof v === 'object' && !Array.isArray(v),
-  list: (v) => Array.isArray(v),
-};
-
-// The runtime runs a flow with whatever inputs it is given, and a flow missing one fails on
-// the caller (its onError path, then an apology). An agent's app sending a wrong body should
-// hear about it instead: the inputs are checked against the flow's declarations first.
-function checkInputs(flow, inputs = {}) {
-  if (!flow) return; // an unknown flow: the runtime's own FLOW_INVALID says so
-  const declared = flow.inputs ?? {};
-  for (const name of Object.keys(inputs)) {
-    if (!(name in declared)) throw new RequestError(400, 'INPUT_INVALID', `${flow.flow} has no input '${name}' (inputs: ${Object.keys(declared).join(', ') || 'none'})`);
-  }
-  for (const [name, d] of Object.entries(declared)) {
-    if (!(name in inputs)) {
-      if (d.required && d.default === undefined) throw new RequestError(400, 'INPUT_INVALID', `${flow.flow} needs the input '${name}' (${d.type})`);
-      continue;
-    }
-    if (!IS_TYPE[d.type]?.(inputs[name])) throw new RequestError(400, 'INPUT_INVALID', `${flow.flow}: the input '${name}' must be a ${d.type}`);
-  }
-}
-
 /** The first line of an error's message: the runtime's own messages are redacted and carry no stack. */
 const firstLine = (error) => String(error?.message ?? error).split('\n')[0];
 
@@ -113,7 +87,7 @@ const firstLine = (error) => String(error?.message ?? error).split('\n')[0];
  *   runtime: import('@callflow/flow-core').Runtime, rest?: import('@callflow/adapters-twilio').TwilioRestPort, calls?: { calls(sid: string): { update(p: { twiml: string }): Promise<unknown> } },
  *   log: import('pino').Logger }} options
  */
-export function agentSecureCall({ token, flows, webhook, runtime, calls, rest, log }) {
+export function agentSecureCall({ token, webhook, runtime, calls, rest, log }) {
   return async (req, res) => {
     if (token === undefined) return send(res, 404, { error: 'NOT_FOUND', message: 'the agent API is off (set AGENT_API_TOKEN)' });
     const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
@@ -126,7 +100,6 @@ export function agentSecureCall({ token, flows, webhook, runtime, calls, rest, l
     let start;
     try {
       start = checked(await readJson(req));
-      checkInputs(flows.find((f) => f.flow === start.flow), start.inputs);
       started = await webhook.startSecureCall(start);
       log.info({ sessionId: started.sessionId, flow: start.flow, agentId: start.agentId, callSid: start.callSid }, 'agent API: secure flow started');
       if (calls) {

@@ -292,7 +292,7 @@ describe('the example server configured for a real number behind a tunnel', () =
     const malformed = await agentApi('{"callSid":', `Bearer ${AGENT_TOKEN}`);
     expect([malformed.status, malformed.json().error]).toEqual([400, 'BAD_JSON']);
     const untyped = await agentApi({ ...handOver(`CA${randomBytes(16).toString('hex')}`), agentId: 'agent-7', inputs: { amount: '42.50', invoiceId: 'INV-1' } }, `Bearer ${AGENT_TOKEN}`);
-    expect([untyped.status, untyped.json()]).toEqual([400, { error: 'INPUT_INVALID', message: "agent-card-payment: the input 'amount' must be a number" }]);
+    expect([untyped.status, untyped.json()]).toEqual([400, { error: 'FLOW_INPUT_INVALID', message: "agent-card-payment: the input 'amount' must be a number, not a string" }]);
     expect(await redis!.exists(`${prefix}:agent:{agent-7}`)).toBe(0);
 
     doc = await caller.twiml(gather.attrs.action!, { Digits: CARD });

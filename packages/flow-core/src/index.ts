@@ -143,6 +143,7 @@ export {
   SessionNotFoundError,
   AgentBusyError,
   ConcurrentTurnError,
+  FlowInputError,
   type Runtime,
   type RuntimeOptions,
   type StartSessionOptions,

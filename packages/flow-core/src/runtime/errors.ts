@@ -12,6 +12,15 @@ export class FlowValidationError extends Error {
   }
 }
 
+/** Inputs a flow does not take, lacks, or cannot use (the values themselves are never in it). */
+export class FlowInputError extends Error {
+  readonly code = 'FLOW_INPUT_INVALID';
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+    this.name = 'FlowInputError';
+  }
+}
+
 /** A turn for a session the store does not hold (ended long ago, or never started). */
 export class SessionNotFoundError extends Error {
   readonly code = 'SESSION_NOT_FOUND';

@@ -36,10 +36,11 @@ import {
   type OutageEntry,
 } from './recovery.js';
 import { TurnRunner, createFrame } from './turn.js';
-import { AgentBusyError, ConcurrentTurnError, FlowValidationError, SessionNotFoundError } from './errors.js';
+import { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError } from './errors.js';
+import { inputProblems } from './inputs.js';
 import { validateFlows } from './validate-flows.js';
 
-export { AgentBusyError, ConcurrentTurnError, FlowValidationError, SessionNotFoundError };
+export { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError };
 import type { CallEvent, CallInfo, Command, Turn } from './types.js';
 
 /** How a runtime is put together: every port has an embedded in-memory default. */
@@ -265,6 +266,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
 
   async startSession(options: StartSessionOptions): Promise<Turn> {
     const flow = this.flowNamed(options.flow);
+    this.checkInputs(flow, options.inputs);
     const id = options.sessionId ?? randomUUID();
     // A fresh random id is nobody else's: only a given one needs the shared session lock.
     return this.turn(id, options.sessionId !== undefined, async (scope) => {
@@ -280,6 +282,8 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   async startSecureSession(options: SecureSessionOptions): Promise<Turn> {
     const flow = this.flowNamed(options.flow);
     if (flow.kind !== 'secure') throw new FlowValidationError([`${flow.flow}: an agent can only start a secure flow (this one is kind: ${flow.kind})`]);
+    // Before anything is reserved: a wrong hand-over is the agent app's to hear about, not the caller's.
+    this.checkInputs(flow, options.inputs);
     const id = options.sessionId ?? randomUUID();
     return this.turn(id, options.sessionId !== undefined, async (scope) => {
       const live = this.newSession(id, flow, options.call ?? {});
@@ -489,6 +493,11 @@ class CallflowRuntime implements Runtime, RuntimeContext {
 
   private logs(level: LogLevel): boolean {
     return this.logger.enabled?.(level) ?? true;
+  }
+
+  private checkInputs(flow: Flow, inputs: Readonly<Record<string, unknown>> | undefined): void {
+    const problems = inputProblems(flow, inputs ?? {});
+    if (problems.length > 0) throw new FlowInputError(problems);
   }
 
   private flowNamed(name: string): Flow {
