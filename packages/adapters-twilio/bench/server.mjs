@@ -45,7 +45,7 @@ const server = createServer((req, res) => handler(req, res));
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
-  if (kind !== 'bare') {
+  if (kind === 'adapter') {
     const webhook = createTwilioWebhook({
       runtime,
       authToken,
