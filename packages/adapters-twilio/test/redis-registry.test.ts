@@ -3,10 +3,11 @@
  * 127.0.0.1:6379 (CI starts one where none runs; without it these tests fail and say why).
  * The workers are two runtimes and two webhooks in this process, called through the
  * framework-neutral `handle` with the same public URL, as a load balancer would spread one
- * call's requests over two processes (the process-level version is `cluster.test.ts`).
+ * call's requests over two processes (the process-level version is `cluster.test.ts`). The last
+ * describe runs the registry on a Redis Cluster of three masters it starts itself.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, keyRing, type Runtime } from '@callflow/flow-core';
@@ -14,6 +15,7 @@ import { RedisReservationStore, RedisSessionLock, RedisSessionStore } from '@cal
 import { createTwilioWebhook, type TwilioWebhook, type WebhookProblem } from '../src/index.js';
 import { RedisCallRegistry } from '../src/redis.js';
 import { AUTH_TOKEN, CLIENT_PHONE, MANAGER, PARTNER_LINE, ScriptedActions, exampleFlow } from './fixtures.js';
+import { startRedisCluster, type TestRedisCluster } from '../../flow-core/test/helpers/redis-cluster.js';
 
 const URL = process.env.CALLFLOW_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `callflow-test-${randomUUID().slice(0, 8)}`;
@@ -208,5 +210,59 @@ describe('two webhook workers sharing Redis', () => {
     // The call goes on from either worker.
     const dialed = await post(b.webhook, actionOf(one.body)!, { CallSid: callSid, DialCallStatus: 'completed' });
     expect(dialed.body).toContain('<Hangup/>');
+  });
+});
+
+describe('RedisCallRegistry on a Redis Cluster', () => {
+  // Three masters of its own (flow-core's test helper; without redis-server and redis-cli it
+  // fails, saying so): the call keys' hash tags spread calls over the masters, each call in one slot.
+  let cluster: TestRedisCluster | undefined;
+  let client: Cluster;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    client = new Redis.Cluster(cluster.nodes, { lazyConnect: true, redisOptions: { maxRetriesPerRequest: 1, connectTimeout: 2_000 } });
+    client.on('error', () => undefined);
+    await client.connect();
+  }, 20_000);
+
+  afterAll(async () => {
+    client?.disconnect();
+    await cluster?.stop();
+  });
+
+  it('keeps each call on the master of its slot, the first TwiML sealed, with a time to live, until deleted', async () => {
+    const calls = new RedisCallRegistry(client, { secrets, prefix, ttlMs: 60_000 });
+    const twiml = `<Response><Say>Hello Grace Hopper, we will call you on ${CLIENT_PHONE}.</Say></Response>`;
+    const callSids = Array.from({ length: 6 }, (_, i) => `CA${String(i).padStart(32, '0')}`);
+    const ranges = (await client.cluster('SLOTS')).map(([from, to, master]) => ({ from, to, port: master![1] }));
+    const ownerOf = async (key: string) => {
+      const slot = Number(await client.cluster('KEYSLOT', key));
+      return ranges.find((r) => slot >= r.from && slot <= r.to)!.port;
+    };
+    const owners = await Promise.all(callSids.map((sid) => ownerOf(calls.keyOf(sid))));
+    expect(new Set(owners).size).toBeGreaterThanOrEqual(2);
+
+    await Promise.all(callSids.map((sid, i) => calls.set(sid, { sessionId: `session-${i}`, startTwiml: twiml })));
+    const masterOf = (i: number) => client.nodes('master').find((n) => n.options.port === owners[i])!;
+    for (const [i, sid] of callSids.entries()) {
+      expect(await calls.get(sid)).toEqual({ sessionId: `session-${i}`, startTwiml: twiml });
+      // Read back from the master that owns the slot: the session id in clear, the TwiML sealed.
+      const master = masterOf(i);
+      const raw = (await master.get(calls.keyOf(sid)))!;
+      expect(raw).toContain(`session-${i}`);
+      expect(raw).not.toContain('Grace');
+      expect(raw).not.toContain(CLIENT_PHONE.slice(-7));
+      const ttl = await master.pttl(calls.keyOf(sid));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    }
+    await calls.set(callSids[0]!, { sessionId: 'session-next' });
+    expect(await calls.get(callSids[0]!)).toEqual({ sessionId: 'session-next' });
+    await Promise.all(callSids.map((sid) => calls.delete(sid)));
+    for (const [i, sid] of callSids.entries()) {
+      expect(await calls.get(sid)).toBeUndefined();
+      expect(await masterOf(i).exists(calls.keyOf(sid))).toBe(0);
+    }
   });
 });

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../store/redis-session-store.js';
 import { callRedis } from '../store/redis-call.js';
+import { StoreUnavailableError } from '../store/session-store.js';
 import type { Reservation, ReservationStore } from './reservations.js';
 
 const RENEW = `
@@ -86,8 +87,7 @@ export class RedisReservationStore implements ReservationStore {
     // SCAN, never KEYS: a live Redis is not blocked. (On a cluster, scan each master.)
     const out: Reservation[] = [];
     const pattern = `${this.prefix}:agent:{*}`;
-    const nodes = 'nodes' in this.redis && typeof this.redis.nodes === 'function' ? this.redis.nodes('master') : [this.redis];
-    for (const node of nodes as RedisClient[]) {
+    for (const node of await this.scanTargets()) {
       let cursor = '0';
       do {
         const [next, keys] = await this.call('list reservations', () => (node as import('ioredis').Redis).scan(cursor, 'MATCH', pattern, 'COUNT', 200));
@@ -99,6 +99,19 @@ export class RedisReservationStore implements ReservationStore {
       } while (cursor !== '0');
     }
     return out;
+  }
+
+  /** The one Redis, or every master of a cluster. */
+  private async scanTargets(): Promise<RedisClient[]> {
+    const redis = this.redis;
+    if (!('nodes' in redis && typeof redis.nodes === 'function')) return [redis];
+    // A cluster client knows its masters only once it is ready: before that `nodes()` holds none
+    // or only the seed nodes it was given, and the listing would silently miss the other masters'
+    // agents. A command waits for ready (or fails at once without an offline queue): one PING first.
+    if (redis.status !== 'ready') await this.call('list reservations', () => redis.ping());
+    const masters = redis.nodes('master');
+    if (masters.length === 0) throw new StoreUnavailableError('Redis could not list reservations: no Redis Cluster master is known');
+    return masters;
   }
 
   private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
