@@ -122,7 +122,8 @@ describe('the webhook under random requests', () => {
           }
         };
         const signed = (path: string, params: Record<string, string | string[]>, how: string, method = 'POST'): WebhookRequest => {
-          const body = new URLSearchParams(Object.entries(params).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, v]]))).toString();
+          const pairs: [string, string][] = Object.entries(params).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x): [string, string] => [k, x]));
+          const body = new URLSearchParams(pairs).toString();
           const signature = how === 'none' ? undefined : twilio.getExpectedTwilioSignature(how === 'forged' ? `${AUTH_TOKEN}x` : AUTH_TOKEN, ORIGIN + path, params);
           return { method, path, signature, body };
         };
