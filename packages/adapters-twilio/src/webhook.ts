@@ -258,7 +258,8 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     const next = actionUrl(target, nextTurnNumber);
     // While the recording is paused (a secure flow), the next URLs say so: a fail-safe answered
     // without the store (it is down, the session is gone) still knows to resume it.
-    const paused = recordingPausedAfter(turn.commands, how.recordingPaused ?? false);
+    // The runtime says so (a replayed turn too); a turn of an older runtime, from its commands.
+    const paused = typeof turn.recordingPaused === 'boolean' ? turn.recordingPaused : recordingPausedAfter(turn.commands, how.recordingPaused ?? false);
     const query = paused ? `?${RECORDING_PAUSED}` : '';
     const rendered = renderTurn(turn.commands, {
       actionUrl: next + query,

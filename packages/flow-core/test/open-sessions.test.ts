@@ -77,3 +77,24 @@ describe('sessions kept open between turns', () => {
     expect((await none.a.handle(s.sessionId, { type: 'digits', digits: '2' })).commands.map((c) => c.type)).toEqual(['collect']);
   });
 });
+
+describe('the recording state a turn reports', () => {
+  it('is paused from a secure flow start to its end, in a replay too, and follows a hand-off', async () => {
+    const { a } = pair();
+    const s = await a.startSecureSession({ conversationId: 'conv-1', agentId: 'agent-1', flow: 'take-payment', reserveAgent: false, inputs: { amount: 10 } });
+    expect(s.recordingPaused).toBe(true);
+    const card = await a.handle(s.sessionId, { type: 'digits', digits: CARD }, { requestId: '1', requestOrder: 1 });
+    expect(card.recordingPaused).toBe(true);
+    // A late callback gets the last turn again, with the state it left the recording in.
+    const late = await a.handle(s.sessionId, { type: 'noInput' }, { requestId: '0', requestOrder: 0 });
+    expect([late.replayed, late.recordingPaused]).toEqual([true, true]);
+    const end = await a.handle(s.sessionId, { type: 'digits', digits: '123' }, { requestId: '2', requestOrder: 2 });
+    expect([end.status, end.recordingPaused]).toEqual(['ended', false]);
+
+    const ivr = await a.startSession({ flow: 'main-ivr' });
+    expect(ivr.recordingPaused).toBe(false);
+    const handedOn = await a.handle(ivr.sessionId, { type: 'digits', digits: '1' });
+    expect(handedOn.nextSessionId).toBeDefined();
+    expect(handedOn.recordingPaused).toBe(true);
+  });
+});

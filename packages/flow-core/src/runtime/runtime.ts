@@ -466,6 +466,8 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   async handOn(runner: TurnRunner, flow: Flow, inputs: Record<string, unknown>, call: CallInfo, id: string): Promise<void> {
     const live = this.newSession(id, flow, call);
     live.record.parentSessionId = runner.session.record.id;
+    // The recording is the call's: a flow handed on to inherits its pause.
+    if (runner.session.record.recordingPaused) live.record.recordingPaused = true;
     const child = this.runner(live, inputs, flow);
     this.emit(child, 'session.started', { kind: flow.kind, secure: flow.kind === 'secure', parentSessionId: runner.session.record.id });
     await child.begin();

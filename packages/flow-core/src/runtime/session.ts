@@ -64,6 +64,8 @@ export interface SessionRecord {
    * the caller back to — reserved or not, and also after the reservation's lease ran out.
    */
   handedOverBy?: string;
+  /** The call's recording is paused (this session paused it, or the session it came from). */
+  recordingPaused?: boolean;
   protectedIdentity?: boolean;
   parentSessionId?: string;
   startedAt: number;

@@ -148,6 +148,8 @@ export class TurnRunner {
   /** @internal */
   command(command: Command): void {
     this.commands.push(command);
+    if (command.type === 'pauseRecording') this.session.record.recordingPaused = true;
+    else if (command.type === 'resumeRecording') delete this.session.record.recordingPaused;
     // Fix: an onHangup handler's commands go nowhere; emitting them told listeners (the
     // simulator's transcript) about commands no adapter ever received.
     if (!this.droppingCommands) this.rt.emit(this, 'command', { command });
@@ -643,6 +645,7 @@ export class TurnRunner {
     }
     const end = holder.clearEnd ?? record.end;
     if (end) turn.end = end;
+    turn.recordingPaused = record.recordingPaused === true;
     return turn;
   }
 

@@ -115,4 +115,9 @@ export interface Turn {
   late?: boolean;
   /** The order of the request this turn answered (see HandleOptions.requestOrder). */
   requestOrder?: number;
+  /**
+   * Whether the call's recording is paused after this turn (a secure flow paused it and has not
+   * resumed it): an adapter that must answer later without the store (a fail-safe) can carry it.
+   */
+  recordingPaused?: boolean;
 }
