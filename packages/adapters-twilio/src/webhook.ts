@@ -256,11 +256,10 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     const { feedSmsFailure = true, register = 'changes', askTransferResult = true } = how;
     const target = turn.nextSessionId ?? turn.sessionId;
     const next = actionUrl(target, nextTurnNumber);
-    // While the recording is paused (a secure flow), the next URLs say so: a fail-safe answered
-    // without the store (it is down, the session is gone) still knows to resume it.
-    // The runtime says so (a replayed turn too); a turn of an older runtime, from its commands.
-    const paused = typeof turn.recordingPaused === 'boolean' ? turn.recordingPaused : recordingPausedAfter(turn.commands, how.recordingPaused ?? false);
-    const query = paused ? `?${RECORDING_PAUSED}` : '';
+    // While the recording is paused (a secure flow; the runtime says so, in a replay too), the
+    // next URLs say so: a fail-safe answered without the store (it is down, the session is
+    // gone) still knows to resume it.
+    const query = turn.recordingPaused === true ? `?${RECORDING_PAUSED}` : '';
     const rendered = renderTurn(turn.commands, {
       actionUrl: next + query,
       waitUrl: `${next}/wait${query}`,
@@ -293,11 +292,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       // What was said before the SMS still stands; what came after it ("we have sent you a code") does not.
       const at = turn.commands.indexOf(smsFailed);
       const before = turn.commands.slice(0, Math.max(at, 0)).filter((c) => !isRestSideEffect(c));
-      return answer({ ...failed, commands: [...before, ...failed.commands] }, nextTurnNumber + 1, callSid, {
-        feedSmsFailure: false,
-        register,
-        recordingPaused: paused,
-      });
+      return answer({ ...failed, commands: [...before, ...failed.commands] }, nextTurnNumber + 1, callSid, { feedSmsFailure: false, register });
     }
     if (callSid !== undefined && register !== 'no') {
       // The CallSid entry changes only when the call ends, moves to another session (a hand-off),
@@ -317,7 +312,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     const known = await calls.get(callSid);
     // Twilio retried the new-call webhook: answer what it was answered, start nothing.
     if (known?.startTwiml !== undefined) return xml(known.startTwiml);
-    if (known) return callback(known.sessionId, 0, params, true, false);
+    if (known) return callback(known.sessionId, 0, params, true);
     const choice = await chooseFlow(to, params);
     if (!choice) {
       report({ code: 'NO_FLOW_FOR_NUMBER', message: 'no flow is configured for the called number' });
@@ -341,9 +336,9 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   }
 
   /** A Gather or Dial action: the caller's answer to turn `turnNumber - 1`, as turn `turnNumber`. */
-  async function callback(sessionId: string, turnNumber: number, params: FormParams, wait: boolean, recordingPaused: boolean): Promise<WebhookResponse> {
+  async function callback(sessionId: string, turnNumber: number, params: FormParams, wait: boolean): Promise<WebhookResponse> {
     const callSid = param(params, 'CallSid');
-    if (wait) return waitCallback(sessionId, turnNumber, callSid, recordingPaused);
+    if (wait) return waitCallback(sessionId, turnNumber, callSid);
     // The turn first, the CallSid map after it (`answer` rewrites the entry without the first
     // TwiML: the call is past its first turn, and a retried new-call webhook must not restart
     // it). A store outage then meets the runtime, which reports it and ends the session once
@@ -360,16 +355,11 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       }
       throw error;
     }
-    return xml(
-      await answer(turn, (turn.requestOrder ?? turnNumber) + 1, callSid, {
-        register: turnNumber === 1 && !turn.replayed ? 'always' : 'changes',
-        recordingPaused,
-      }),
-    );
+    return xml(await answer(turn, (turn.requestOrder ?? turnNumber) + 1, callSid, { register: turnNumber === 1 && !turn.replayed ? 'always' : 'changes' }));
   }
 
   /** A hold's Redirect came back: answer the current wait again, or hold on. */
-  async function waitCallback(sessionId: string, turnNumber: number, callSid: string | undefined, recordingPaused: boolean): Promise<WebhookResponse> {
+  async function waitCallback(sessionId: string, turnNumber: number, callSid: string | undefined): Promise<WebhookResponse> {
     const view = await runtime.inspect(sessionId);
     if (!view) {
       report({ code: 'SESSION_NOT_FOUND', message: 'a callback for a session that is not stored', sessionId });
@@ -378,10 +368,10 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     const last = view.lastRequestId !== undefined ? Number(view.lastRequestId) : undefined;
     if (last !== undefined && turnNumber <= last) {
       const replay = await handleTurn(sessionId, { type: 'noInput' }, { requestId: String(last) });
-      return xml(await answer(replay, last + 1, callSid, { recordingPaused }));
+      return xml(await answer(replay, last + 1, callSid));
     }
     if (view.status === 'ended') return failSafe();
-    return xml(holdTwiml(`${actionUrl(sessionId, turnNumber)}/wait${recordingPaused ? `?${RECORDING_PAUSED}` : ''}`));
+    return xml(holdTwiml(`${actionUrl(sessionId, turnNumber)}/wait${view.recordingPaused === true ? `?${RECORDING_PAUSED}` : ''}`));
   }
 
   /**
@@ -391,7 +381,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
    * fallback transfer or a hang-up), rendered without a further result URL so that a fallback
    * that fails too ends the call instead of going round.
    */
-  async function transferCallback(sessionId: string, turnNumber: number, params: FormParams, recordingPaused: boolean): Promise<WebhookResponse> {
+  async function transferCallback(sessionId: string, turnNumber: number, params: FormParams): Promise<WebhookResponse> {
     const status = transferStatusOf(params);
     let turn: Turn;
     try {
@@ -404,7 +394,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       throw error;
     }
     if (status !== 'completed') report({ code: 'TRANSFER_NOT_CONNECTED', message: `the transfer did not connect (${status})`, sessionId });
-    return xml(await answer(turn, turnNumber + 1, param(params, 'CallSid'), { feedSmsFailure: false, register: 'no', askTransferResult: false, recordingPaused }));
+    return xml(await answer(turn, turnNumber + 1, param(params, 'CallSid'), { feedSmsFailure: false, register: 'no', askTransferResult: false }));
   }
 
   async function statusCallback(params: FormParams): Promise<WebhookResponse> {
@@ -473,9 +463,8 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     if (!SESSION_ID.test(sessionId) || turn === undefined || !/^\d{1,9}$/.test(turn) || (parts.length > 3 && !wait && !transferred)) {
       return text(404, 'Not Found');
     }
-    const paused = recordingPausedIn(request.path);
-    if (transferred) return transferCallback(sessionId, Number(turn), params, paused);
-    return callback(sessionId, Number(turn), params, wait, paused);
+    if (transferred) return transferCallback(sessionId, Number(turn), params);
+    return callback(sessionId, Number(turn), params, wait);
   }
 
   async function handle(request: WebhookRequest): Promise<WebhookResponse> {
@@ -583,16 +572,6 @@ function recordingPausedIn(url: string | undefined): boolean {
   return at >= 0 && new URLSearchParams(url!.slice(at + 1)).get('recording') === 'paused';
 }
 
-/** Is the recording paused after these commands, given whether it was before them? */
-function recordingPausedAfter(commands: Turn['commands'], before: boolean): boolean {
-  let paused = before;
-  for (const c of commands) {
-    if (c.type === 'pauseRecording') paused = true;
-    else if (c.type === 'resumeRecording') paused = false;
-  }
-  return paused;
-}
-
 /** How a turn is answered (see `answer`). */
 interface AnswerOptions {
   /** Feed a failed SMS back to the runtime as the next turn (default true). */
@@ -601,8 +580,6 @@ interface AnswerOptions {
   register?: Register;
   /** Ask a transfer's outcome (default true; not for the fail-safe after a failed transfer). */
   askTransferResult?: boolean;
-  /** The recording was paused before this turn (the request's URL said so). */
-  recordingPaused?: boolean;
 }
 
 /**
