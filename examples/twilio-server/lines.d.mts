@@ -9,3 +9,9 @@ export declare function scriptedOutcome(
   name: string,
   input: Record<string, unknown>,
 ): { output: Record<string, unknown> } | { error: string } | { timeout: true };
+export declare function scriptedActionOutcome(
+  name: string,
+  input: Record<string, unknown>,
+  ms?: number,
+): import('@callflow/flow-core').ActionOutcome;
+export declare function loadExampleFlows(): Promise<import('@callflow/flow-core').Flow[]>;

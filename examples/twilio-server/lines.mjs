@@ -33,6 +33,23 @@ export const EXAMPLE_FLOWS = [
   ['sms-otp', 'sms-otp'],
 ];
 
+/**
+ * The example flows of EXAMPLE_FLOWS, loaded from their YAML files (the built flow-dsl, imported
+ * here only when asked for: the load test's callers share this module and need no loader). A
+ * file that does not load throws an Error naming it and each problem's line and column.
+ * @returns {Promise<import('@callflow/flow-core').Flow[]>}
+ */
+export async function loadExampleFlows() {
+  const [{ readFileSync }, { join }, { loadFlowText }] = await Promise.all([import('node:fs'), import('node:path'), import('@callflow/flow-dsl')]);
+  const examples = join(import.meta.dirname, '..');
+  return EXAMPLE_FLOWS.map(([dir, name]) => {
+    const file = join(examples, dir, `${name}.yaml`);
+    const loaded = loadFlowText(readFileSync(file, 'utf8'), file);
+    if (!loaded.flow) throw new Error(`${file} does not load: ${loaded.diagnostics.map((d) => `${d.line}:${d.column} ${d.message}`).join('; ')}`);
+    return loaded.flow;
+  });
+}
+
 /** Where the fail-safe answer puts a caller through; no flow transfers there, so it marks a call that could not go on. */
 export const FALLBACK_QUEUE = 'cluster-fallback';
 
@@ -41,6 +58,19 @@ export const CLIENT_PHONE = '+15555550142';
 export const CUSTOMER_MOBILE = '+15555550177';
 
 const last = (value) => String(value ?? '').slice(-1);
+
+/**
+ * The scripted outcome of a data action as flow-core's `ActionOutcome` (what an `ActionCaller`
+ * answers), taking `ms` (a worker's simulated back-end time).
+ * @param {string} name
+ * @param {Record<string, unknown>} input
+ */
+export function scriptedActionOutcome(name, input, ms = 0) {
+  const scripted = scriptedOutcome(name, input);
+  if ('timeout' in scripted) return { outcome: 'timeout', attempts: 1, ms };
+  if ('error' in scripted) return { outcome: 'error', code: 'ACTION_FAILED', message: scripted.error, attempts: 1, ms };
+  return { outcome: 'success', output: scripted.output, attempts: 1, ms };
+}
 
 /**
  * What each data action answers for an input: `{ output }`, `{ error }` or `{ timeout: true }`.

@@ -15,17 +15,14 @@
  * - SIGINT/SIGTERM: stop listening, let requests in flight finish, `runtime.shutdown()`
  *   (agents still reserved are released), close Redis, exit 0.
  */
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { join } from 'node:path';
 import pino from 'pino';
 import twilio from 'twilio';
 import { createRuntime, ephemeralKeyRing, keyRing, pinoLogger } from '@callflow/flow-core';
 import { createTwilioWebhook, DEFAULT_REST_TIMEOUT_MS, twilioRest } from '@callflow/adapters-twilio';
-import { loadFlowText } from '@callflow/flow-dsl';
 import { AGENT_ROUTE, agentSecureCall } from './agent-api.mjs';
 import { ConfigError, describeConfig, readConfig, urlHost } from './config.mjs';
-import { EXAMPLE_FLOWS, FLOW_BY_NUMBER } from './lines.mjs';
+import { FLOW_BY_NUMBER, loadExampleFlows } from './lines.mjs';
 import { STAND_IN_RULES, loggingRest, standInActions } from './stand-ins.mjs';
 
 let config;
@@ -43,15 +40,9 @@ const log = pino({ level: config.logLevel, base: undefined }, pino.destination({
 
 // ---- flows ----
 
-const examples = join(import.meta.dirname, '..');
-const flows = EXAMPLE_FLOWS.map(([dir, name]) => {
-  const file = join(examples, dir, `${name}.yaml`);
-  const loaded = loadFlowText(readFileSync(file, 'utf8'), file);
-  if (!loaded.flow) {
-    console.error(`example server: ${file} does not load: ${loaded.diagnostics.map((d) => `${d.line}:${d.column} ${d.message}`).join('; ')}`);
-    process.exit(2);
-  }
-  return loaded.flow;
+const flows = await loadExampleFlows().catch((error) => {
+  console.error(`example server: ${error.message}`);
+  process.exit(2);
 });
 
 // The 555 lines, and the numbers CALLFLOW_LINES adds (a real Twilio number) or maps anew.

@@ -4,15 +4,12 @@
  * load test use), so a caller picks a flow's path by the digits it keys in; and, without Twilio
  * credentials, a REST port that only logs what it would ask Twilio to do.
  */
-import { scriptedOutcome } from './lines.mjs';
+import { scriptedActionOutcome } from './lines.mjs';
 
 /** The data actions of every example flow, answering from the script (flow-core's `ActionCaller`). */
 export const standInActions = {
   async call(name, input) {
-    const scripted = scriptedOutcome(name, input);
-    if ('timeout' in scripted) return { outcome: 'timeout', attempts: 1, ms: 0 };
-    if ('error' in scripted) return { outcome: 'error', code: 'ACTION_FAILED', message: scripted.error, attempts: 1, ms: 0 };
-    return { outcome: 'success', output: scripted.output, attempts: 1, ms: 0 };
+    return scriptedActionOutcome(name, input);
   },
 };
 

@@ -25,17 +25,14 @@
  * (what an agent's app does), stats, sweep, hold/unhold (a data action's calls wait, so that a
  * test can kill the worker in the middle of a turn). Exits cleanly on SIGTERM (runtime.shutdown).
  */
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createRuntime, keyRing } from '@callflow/flow-core';
 import { RedisReservationStore, RedisSessionLock, RedisSessionStore } from '@callflow/flow-core/redis';
 import { createTwilioWebhook } from '@callflow/adapters-twilio';
 import { RedisCallRegistry } from '@callflow/adapters-twilio/redis';
-import { loadFlowText } from '@callflow/flow-dsl';
 import { LatencyHistogram } from './histogram.mjs';
-import { EXAMPLE_FLOWS, FALLBACK_QUEUE, FLOW_BY_NUMBER, scriptedOutcome } from '../../../../examples/twilio-server/lines.mjs';
+import { FALLBACK_QUEUE, FLOW_BY_NUMBER, loadExampleFlows, scriptedActionOutcome } from '../../../../examples/twilio-server/lines.mjs';
 
 const env = process.env;
 const id = env.CLUSTER_ID ?? String(process.pid);
@@ -63,13 +60,7 @@ await new Promise((resolve, reject) => {
   });
 });
 
-const examples = join(import.meta.dirname, '..', '..', '..', '..', 'examples');
-const flows = EXAMPLE_FLOWS.map(([dir, name]) => {
-  const file = join(examples, dir, `${name}.yaml`);
-  const loaded = loadFlowText(readFileSync(file, 'utf8'), file);
-  if (!loaded.flow) throw new Error(`${file}: ${JSON.stringify(loaded.diagnostics)}`);
-  return loaded.flow;
-});
+const flows = await loadExampleFlows();
 
 const counts = { actions: {}, problems: {}, errors: {}, released: {}, reserved: 0, requests: 0 };
 /** How long this worker took over each webhook, from the request to the last byte of the answer. */
@@ -90,10 +81,7 @@ const actions = {
     if (reportEach) send({ type: 'action', worker: id, name, sessionId: options.sessionId, idempotencyKey: options.idempotencyKey });
     if (holding === name) await heldUntil;
     if (actionMs > 0) await new Promise((resolve) => setTimeout(resolve, actionMs));
-    const scripted = scriptedOutcome(name, input);
-    if (scripted.timeout) return { outcome: 'timeout', attempts: 1, ms: actionMs };
-    if (scripted.error) return { outcome: 'error', code: 'ACTION_FAILED', message: scripted.error, attempts: 1, ms: actionMs };
-    return { outcome: 'success', output: scripted.output, attempts: 1, ms: actionMs };
+    return scriptedActionOutcome(name, input, actionMs);
   },
 };
 
