@@ -133,7 +133,7 @@ export function renderTurn(commands: readonly Command[], options: TwimlOptions):
         else if (command.agentId) {
           // With a result URL: an agent who does not pick up leaves the caller with the fail-safe, not silence.
           const client = response
-            .dial(options.transferResultUrl !== undefined ? { action: options.transferResultUrl, method: 'POST' } : {})
+            .dial(resultAction(options))
             .client();
           client.identity(command.agentId);
           for (const [name, value] of Object.entries(command.outputs)) {
@@ -270,7 +270,7 @@ function transfer(response: TwimlResponse, command: Extract<Command, { type: 'tr
     const workflowSid = options.taskRouter
       ? (options.taskRouter.workflowSidByQueue?.[command.queue] ?? options.taskRouter.workflowSid)
       : undefined;
-    const result = options.transferResultUrl !== undefined ? { action: options.transferResultUrl, method: 'POST' as const } : {};
+    const result = resultAction(options);
     if (workflowSid !== undefined) {
       const enqueue = response.enqueue({ workflowSid, ...result });
       // The task's attributes route it inside the workflow; the runtime already left out
@@ -283,11 +283,16 @@ function transfer(response: TwimlResponse, command: Extract<Command, { type: 'tr
   }
   const dial = response.dial({
     ...(options.transferCallerId !== undefined ? { callerId: options.transferCallerId } : {}),
-    ...(options.transferResultUrl !== undefined ? { action: options.transferResultUrl, method: 'POST' as const } : {}),
+    ...resultAction(options),
   });
   if (command.number !== undefined) dial.number(command.number);
   else if (command.user !== undefined) dial.client(command.user);
   else if (command.sip !== undefined) dial.sip(command.sip);
+}
+
+/** The `action`/`method` attributes that make a hand-on's `<Dial>` or `<Enqueue>` post its outcome, when asked for. */
+function resultAction(options: TwimlOptions): { action?: string; method?: 'POST' } {
+  return options.transferResultUrl !== undefined ? { action: options.transferResultUrl, method: 'POST' } : {};
 }
 
 /** TwiML times are whole seconds (at least one). */
