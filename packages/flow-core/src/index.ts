@@ -198,3 +198,30 @@ export {
   type TranscriptLine,
   type MockResult,
 } from './runtime/simulate.js';
+export {
+  expressionSites,
+  type SitePath,
+  type ExpressionRole,
+  type ExpressionPiece,
+  type FlowExpression,
+  type FlowExpressions,
+  type VariableWrite,
+} from './model/sites.js';
+export {
+  analyseSecurity,
+  labelAst,
+  CLEAR,
+  MASKED,
+  SECURE,
+  MIN_DECLASSIFY_LENGTH,
+  type Label,
+  type ActionSecurity,
+  type ActionSecurityLookup,
+  type Culprit,
+  type SiteLabel,
+  type FindingKind,
+  type LeakFinding,
+  type FlowSecurity,
+  type SecurityAnalysis,
+} from './secure/information-flow.js';
+export { SINKS, sinkOf, sinkWhere, type SinkClass } from './secure/sinks.js';

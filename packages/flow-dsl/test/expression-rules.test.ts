@@ -117,6 +117,13 @@ describe('invalid-expression', () => {
 
 describe('secure-data-leak', () => {
   const secure = '  cardNumber: { type: string, secure: true }';
+  // a card number keyed in with the recording paused: long enough for last4/mask to declassify
+  const collectCard = `  first:
+    recording: pause
+    next: askCard
+  askCard:
+    collect: { into: cardNumber, validate: luhn }
+    on: { success: second, failure: bye }`;
 
   it('reports a secure value written to the log, at its column', () => {
     const text = flow(`  first:
@@ -124,17 +131,41 @@ describe('secure-data-leak', () => {
     next: bye`, secure);
     const [d] = only(diagnostics(text), 'secure-data-leak');
     expect(d).toMatchObject({
-      message: "states.first.log: secure value 'cardNumber' would be written to the log; log a masked form (last4(cardNumber)) or nothing",
+      message: "states.first.log: secure value 'cardNumber' would reach the log; send a masked form (last4 or mask of the whole variable) or nothing",
       line: 9,
       column: 18,
     });
   });
 
-  it('lets masked forms, sizes and bits through', () => {
-    const text = flow(`  first:
-    log: "card \${last4(cardNumber)} \${mask(cardNumber)} \${size(cardNumber)} \${cardNumber.startsWith('4')} \${cardNumber == ''}"
+  it('lets masked forms, sizes and bits through where a flow may release them', () => {
+    const text = flow(`${collectCard}
+  second:
+    log: "card \${last4(cardNumber)} \${mask(cardNumber)} \${size(cardNumber)} \${cardNumber.startsWith('4')} \${cardNumber == ''} \${luhn(cardNumber)}"
     next: bye`, secure);
     expect(only(diagnostics(text), 'secure-data-leak')).toEqual([]);
+  });
+
+  it('declassifies only a whole secure variable known to be long, never an expression of it', () => {
+    const text = flow(`${collectCard}
+  second:
+    log: "\${last4(cardNumber.substring(0, 4))} \${last4(cvv)} \${mask(cardNumber + '')}"
+    next: bye
+  askCvv:
+    collect: { into: cvv, digits: { min: 3, max: 4 } }
+    on: { success: bye, failure: bye }`, `${secure}\n  cvv: { type: string, secure: true }`);
+    expect(only(diagnostics(text), 'secure-data-leak').map((d) => d.message)).toEqual([
+      "states.second.log: secure value 'cardNumber' would reach the log; send a masked form (last4 or mask of the whole variable) or nothing",
+    ]);
+    const cvvOnly = flow(`${collectCard}
+  second:
+    log: "\${last4(cvv)}"
+    next: bye
+  askCvv:
+    collect: { into: cvv, digits: { min: 3, max: 4 } }
+    on: { success: bye, failure: bye }`, `${secure}\n  cvv: { type: string, secure: true }`);
+    expect(only(diagnostics(cvvOnly), 'secure-data-leak').map((d) => d.message)).toEqual([
+      "states.second.log: secure value 'cvv' would reach the log (last4/mask declassify only a value known to be at least 12 characters long — collected with digits min 12 or more, or validate: luhn — so a security code or PIN never is); send a masked form (last4 or mask of the whole variable) or nothing",
+    ]);
   });
 
   it('follows a copy into another variable', () => {
@@ -147,19 +178,20 @@ describe('secure-data-leak', () => {
   third:
     transfer: { queue: "q-\${b}" }`, `${secure}\n  a: { type: string, secure: true }\n  b: { type: string }`);
     expect(only(diagnostics(text), 'secure-data-leak').map((d) => d.message)).toEqual([
-      "states.second.set.b: secure value 'a' would be stored in 'b', which is not declared secure; add secure: true to variables.b or store a masked form (last4(a))",
-      "states.third.transfer.queue: secure value 'b' would be handed along with the transfer (queue); transfers carry no secure values: use a masked form (last4(b)) or leave it out",
+      "states.second.set.b: secure value 'a' would be stored in variable 'b', which is not declared secure; add secure: true to its declaration, or store a masked form (last4 or mask of the whole variable)",
+      "states.third.transfer.queue: secure value 'b' would reach the transfer's queue; send a masked form (last4 or mask of the whole variable) or nothing",
     ]);
   });
 
-  it('does not report read-backs, connect.number or switch conditions', () => {
-    const text = flow(`  first:
+  it('allows read-backs with the recording paused, connect.number and permitted branches', () => {
+    const text = flow(`${collectCard}
+  second:
     say: "You entered \${cardNumber}"
     next: route
   route:
     switch:
       cases:
-        - { when: 'cardNumber.size() > 3 && cardNumber != "0"', goto: dial }
+        - { when: 'cardNumber.size() > 3 && luhn(cardNumber) && cardNumber.startsWith("4")', goto: dial }
       default: bye
   dial:
     connect: { number: cardNumber, callerId: "+441234" }
@@ -167,7 +199,22 @@ describe('secure-data-leak', () => {
     expect(only(diagnostics(text), 'secure-data-leak')).toEqual([]);
   });
 
-  it('reports a secure output of a declared action stored in a plain variable', () => {
+  it('reports a read-back while the recording may run, and a branch on a secure value', () => {
+    const text = flow(`  first:
+    say: "You entered \${cardNumber}"
+    next: route
+  route:
+    switch:
+      cases:
+        - { when: 'cardNumber.substring(0, 1) == "4"', goto: bye }
+      default: bye`, secure);
+    expect(only(diagnostics(text), 'secure-data-leak').map((d) => d.message)).toEqual([
+      "states.first.say: secure value 'cardNumber' would be read back while the call recording may be running; pause the recording first (recording: pause), or read back a masked form",
+      "states.route.switch.cases[0].when: secure value 'cardNumber' decides the condition of switch case 0: the path the call takes would reveal it; branch only on a permitted fact (luhn(x), size(x), x == y of two secure values, a card's first 6 digits with startsWith)",
+    ]);
+  });
+
+  it('reports a secure output of a declared action stored in a plain variable, and what reads it', () => {
     const text = flow(`  first:
     invoke: { action: charge, input: { c: cardNumber }, output: { token: result.token } }
     on: { success: second }
@@ -176,7 +223,8 @@ describe('secure-data-leak', () => {
     next: bye`, `${secure}\n  token: { type: string }`);
     const config = { actions: { charge: { secure: true, output: { token: { type: 'string', secure: true } } } } };
     expect(only(diagnostics(text, config), 'secure-data-leak').map((d) => d.message)).toEqual([
-      "states.first.invoke.output.token: secure value 'result.token' would be stored in 'token', which is not declared secure; add secure: true to variables.token or store a masked form (last4(result.token))",
+      "states.first.invoke.output.token: secure value 'result.token' would be stored in variable 'token', which is not declared secure; add secure: true to its declaration, or store a masked form (last4 or mask of the whole variable)",
+      "states.second.log: secure value 'token' would reach the log; send a masked form (last4 or mask of the whole variable) or nothing",
     ]);
   });
 });
@@ -200,7 +248,7 @@ describe('twilio-secure-readback', () => {
 describe('expression rules at scale', () => {
   it('check a flow of 5,000 states, each with its own expressions, without a report', () => {
     const n = 5_000;
-    const lines = ['flow: big', 'kind: inbound', 'variables:', '  n: { type: int, default: 0 }', '  card: { type: string, secure: true }', 'start: s0', 'states:'];
+    const lines = ['flow: big', 'kind: inbound', 'variables:', '  n: { type: int, default: 0 }', '  card: { type: string, secure: true, declassify: last4 }', 'start: s0', 'states:'];
     for (let i = 0; i < n; i++) {
       lines.push(`  s${i}:`, `    set: { n: 'n + ${i}' }`, `    next: l${i}`);
       lines.push(`  l${i}:`, `    log: "step ${i}: \${n * ${i}} \${last4(card)}"`, `    next: ${i + 1 < n ? `s${i + 1}` : 'end'}`);

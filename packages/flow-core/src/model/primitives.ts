@@ -65,6 +65,10 @@ export const InputDecl = z
     required: z.boolean().optional(),
     secure: z.boolean().optional().describe('The caller of this flow hands in a secure value'),
     personal: z.boolean().optional().describe('Personal data of the caller: sealed, never logged, kept off agent screens for protected identities'),
+    declassify: z
+      .enum(['never', 'last4'])
+      .optional()
+      .describe('never: last4()/mask() of this secure value stay secure (a security code, a PIN); last4: it is long enough to be shown masked (a card number handed in whole)'),
     default: Literal.optional(),
     description: z.string().optional(),
   })
@@ -86,6 +90,10 @@ export const VariableDecl = z
     type: ValueType,
     secure: z.boolean().optional().describe('Never logged, emitted, persisted in clear or shown to an agent'),
     personal: z.boolean().optional().describe('Personal data of the caller: sealed, never logged, kept off agent screens for protected identities'),
+    declassify: z
+      .enum(['never', 'last4'])
+      .optional()
+      .describe('never: last4()/mask() of this secure value stay secure (a security code, a PIN); last4: it is long enough to be shown masked (a card number handed in whole)'),
     default: Literal.optional(),
     description: z.string().optional(),
   })

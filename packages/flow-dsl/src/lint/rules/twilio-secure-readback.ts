@@ -5,8 +5,9 @@
  * request logs: outside the PCI scope this flow is meant to keep.
  */
 import { renderPath } from '../../load/parse-yaml.js';
+import { SECURE } from '@callflow/flow-core';
 import { flowExpressions } from '../expressions.js';
-import { exposures } from '../taint.js';
+import { securityOf } from '../taint.js';
 import type { Rule } from '../types.js';
 
 export const rule: Rule = {
@@ -19,9 +20,12 @@ export const rule: Rule = {
   },
   check(ctx) {
     if (ctx.project.config.provider !== 'twilio') return;
+    const security = securityOf(ctx);
     for (const entry of flowExpressions(ctx).entries) {
       if (entry.role.kind !== 'speech') continue;
-      for (const e of exposures(ctx, entry)) {
+      const site = security.siteAt(entry.path);
+      const e = site?.label === SECURE ? site.culprit : undefined;
+      if (e) {
         ctx.report({
           path: entry.path,
           within: { from: e.from, to: e.to },
