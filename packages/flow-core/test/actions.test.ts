@@ -227,7 +227,7 @@ describe('log', () => {
     const t = await h.start('basics');
     const lines = h.logger.records.filter((r) => r.fields.state === 'note' || r.fields.state === 'warnNote');
     expect(lines).toEqual([
-      expect.objectContaining({ level: 'info', msg: 'caller tier gold, pin [redacted]' }),
+      expect.objectContaining({ level: 'info', msg: 'caller tier gold, pin of 6 digits' }),
       expect.objectContaining({ level: 'warn', msg: 'visits so far 0' }),
     ]);
     expect(lines[0]!.fields).toMatchObject({ sessionId: t.sessionId, flow: 'basics', state: 'note' });
@@ -247,8 +247,8 @@ describe('recording', () => {
   it('pauses and resumes the recording with commands in an inbound flow', async () => {
     const h = harness();
     const t = await h.start('basics');
-    expect(t.path).toEqual(['hello', 'styled', 'jingle', 'loop', 'note', 'warnNote', 'assign', 'readBack', 'pause', 'resume', 'welcome', 'bye']);
-    expect(types(t.commands)).toEqual(['say', 'say', 'play', 'play', 'say', 'pauseRecording', 'resumeRecording', 'say', 'disconnect', 'end']);
+    expect(t.path).toEqual(['hello', 'styled', 'jingle', 'loop', 'note', 'warnNote', 'assign', 'pause', 'readBack', 'resume', 'welcome', 'bye']);
+    expect(types(t.commands)).toEqual(['say', 'say', 'play', 'play', 'pauseRecording', 'say', 'resumeRecording', 'say', 'disconnect', 'end']);
     expect(t.end).toEqual({ type: 'disconnect' });
   });
 
@@ -531,19 +531,21 @@ describe('invoke', () => {
     expect(h.named('action.succeeded')).toEqual([expect.objectContaining({ attempts: 3 })]);
   });
 
-  it('refuses a secure value to an action not marked secure (error outcome, the handler is never called)', async () => {
+  it('refuses to run a state that would hand a secure value to an action not marked secure (fail-safe, the handler is never called)', async () => {
     const h = harness();
     const t = await h.start('invoking', { scenario: 'leak' });
-    expect(t.path).toEqual(['route', 'leak', 'lookupFailed']);
+    expect(t.path).toEqual(['route', 'leak']);
     expect(h.calls).toEqual([]);
-    expect(h.named('action.failed')).toEqual([expect.objectContaining({ outcome: 'error', code: 'ACTION_NOT_SECURE' })]);
+    expect(h.named('error')).toEqual([expect.objectContaining({ code: 'SECURE_LEAK_BLOCKED', state: 'leak' })]);
+    expect(t.end).toMatchObject({ type: 'error', code: 'SECURE_LEAK_BLOCKED', state: 'leak' });
   });
 
-  it('hands a masked form of a secure value (last4) to an action not marked secure', async () => {
+  it('refuses a masked form (last4) to an action not marked secure: masked values go only where a flow may release them', async () => {
     const h = harness();
     const t = await h.start('invoking', { scenario: 'masked' });
-    expect(t.path).toEqual(['route', 'masked', 'report', 'bye']);
-    expect(h.calls).toEqual([{ name: 'lookup', input: { account: `ACC-${PIN.slice(-4)}` }, attempt: 1 }]);
+    expect(t.path).toEqual(['route', 'masked']);
+    expect(h.calls).toEqual([]);
+    expect(t.end).toMatchObject({ type: 'error', code: 'SECURE_LEAK_BLOCKED', state: 'masked' });
   });
 
   it('hands a secure value to an action marked secure', async () => {
@@ -838,14 +840,14 @@ describe('returnToAgent', () => {
     expect(t2.end).toEqual({ type: 'returnToAgent', outputs: { last4: '2832' } });
   });
 
-  it('refuses a secure value in its outputs at run time (SECURE_OUTPUT) and ends with the fail-safe', async () => {
+  it('refuses a secure value in its outputs at run time (SECURE_LEAK_BLOCKED) and ends with the fail-safe', async () => {
     const h = harness();
     const t1 = await h.runtime.startSecureSession({ conversationId: 'conv-1', agentId: 'agent-7', flow: 'secure-desk', inputs: { ending: 'leak' }, reserveAgent: true, call: CALL });
     const t2 = await h.digits(t1, CARD);
     expect(types(t2.commands)).toEqual(['say', 'say', 'disconnect', 'end']);
     expect(t2.commands[1]).toEqual({ type: 'say', text: 'Sorry, something went wrong. Goodbye.' });
     expect(t2.commands.some((c) => c.type === 'returnToAgent')).toBe(false);
-    expect(t2.end).toMatchObject({ type: 'error', code: 'SECURE_OUTPUT', state: 'leakToAgent' });
+    expect(t2.end).toMatchObject({ type: 'error', code: 'SECURE_LEAK_BLOCKED', state: 'leakToAgent' });
   });
 });
 
@@ -973,7 +975,7 @@ describe('the agent reservation of a secure session', () => {
   it('is released when returnToAgent is refused for a secure output', async () => {
     const h = harness();
     const t = await reserve(h, 'leak');
-    expect((await h.digits(t, CARD)).end).toMatchObject({ type: 'error', code: 'SECURE_OUTPUT' });
+    expect((await h.digits(t, CARD)).end).toMatchObject({ type: 'error', code: 'SECURE_LEAK_BLOCKED' });
     await expectReleased(h, 'error', t.sessionId);
   });
 

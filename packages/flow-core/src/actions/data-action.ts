@@ -6,6 +6,7 @@
  * delivered as an AbortSignal (cockatiel). The outcome is always one of success, error or
  * timeout: a data action can never crash a call.
  */
+import type { ActionSecurity } from '../secure/information-flow.js';
 import {
   BrokenCircuitError,
   ConsecutiveBreaker,
@@ -66,6 +67,8 @@ export interface DataActionDefinition<I extends z.ZodType = z.ZodType, O extends
   output: O;
   /** May receive secure values (a PCI-scoped payment gateway, say). Others never get one. */
   secure?: boolean;
+  /** Output fields that hold secure values (a card token): whatever a flow assigns from them is secure. */
+  secureOutput?: readonly string[];
   limits?: ActionLimits;
   handler: (input: z.infer<I>, context: ActionContext) => Promise<z.input<O>> | z.input<O>;
 }
@@ -148,6 +151,11 @@ export interface ActionCallOptions {
 /** What the runtime calls data actions through (the registry, or a simulator's mocks). */
 export interface ActionCaller {
   call(name: string, input: Record<string, unknown>, options: ActionCallOptions): Promise<ActionOutcome>;
+  /**
+   * What an action may receive and what it answers (see information-flow.ts); undefined for an
+   * action the caller does not know, which the runtime treats as not secure.
+   */
+  securityOf?(name: string): ActionSecurity | undefined;
 }
 
 /** The registry the runtime calls data actions through. */
@@ -172,6 +180,13 @@ export class ActionRegistry implements ActionCaller {
   /** Is the action allowed to receive secure values? */
   isSecure(name: string): boolean {
     return this.actions.get(name)?.definition.secure === true;
+  }
+
+  /** What a registered action may receive and what it answers. */
+  securityOf(name: string): ActionSecurity | undefined {
+    const def = this.actions.get(name)?.definition;
+    if (!def) return undefined;
+    return { secure: def.secure === true, secureOutputs: def.secureOutput ?? [] };
   }
 
   /** The registered definitions. */

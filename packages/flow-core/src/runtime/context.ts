@@ -4,6 +4,7 @@
  */
 import type { ActionCaller } from '../actions/data-action.js';
 import type { Flow } from '../model/flow.js';
+import type { SecurityAnalysis } from '../secure/information-flow.js';
 import type { LockoutPolicy, LockoutStore } from '../secure/otp.js';
 import type { ReleaseReason } from '../secure/reservations.js';
 import type { Clock } from './clock.js';
@@ -30,6 +31,8 @@ export interface RuntimeContext {
   readonly lockouts: LockoutStore;
   readonly lockoutPolicy: LockoutPolicy;
   readonly otp: { digits: number; ttlMs: number };
+  /** Where secure values may go in these flows (the analysis lint runs too, made here whatever lint said). */
+  readonly security: SecurityAnalysis;
   /** Emit an event for the runner's session (redacted). */
   emit<K extends RuntimeEventName>(runner: TurnRunner, name: K, payload: Omit<RuntimeEventMap[K], keyof EventBase>): void;
   /** Write a log record for the runner's session (redacted). */

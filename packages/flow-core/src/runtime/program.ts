@@ -81,6 +81,14 @@ export class FlowProgram {
     return parsed;
   }
 
+  /**
+   * Seal these names too (the runtime's information-flow analysis found they can hold a secure
+   * or masked value). Only ever adds: a flow shared by two runtimes is sealed by both rules.
+   */
+  adoptSealed(names: Iterable<string>): void {
+    for (const n of names) this.secureNames.add(n);
+  }
+
   /** Is the value of `name` kept in the sealed slot? */
   isSealed(name: string): boolean {
     return this.secureNames.has(name) || this.personalNames.has(name);

@@ -7,6 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ActionRegistry, type ActionCaller, type DataActionDefinition } from '../actions/data-action.js';
+import { programOf } from './program.js';
+import { analyseSecurity, type ActionSecurityLookup, type SecurityAnalysis } from '../secure/information-flow.js';
 import type { Flow } from '../model/flow.js';
 import { ephemeralKeyRing, open, seal, type SecretsProvider } from '../secure/crypto.js';
 import { DEFAULT_LOCKOUT, MemoryLockoutStore, type LockoutPolicy, type LockoutStore } from '../secure/otp.js';
@@ -195,6 +197,8 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   readonly lockouts: LockoutStore;
   readonly lockoutPolicy: LockoutPolicy;
   readonly otp: { digits: number; ttlMs: number };
+  private readonly actionSecurity: ActionSecurityLookup;
+  private securityCache: SecurityAnalysis | undefined;
   private readonly store: SessionStore;
   private readonly reservations: ReservationStore;
   private readonly mirror: ReservationMirror | undefined;
@@ -223,11 +227,27 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   private readonly openSessionsMax: number;
   private readonly stopping = new AbortController();
 
+  /**
+   * The information-flow analysis of the flows, made on first use (so actions registered after
+   * the runtime was created are seen). Names it finds secure or masked are sealed like declared ones.
+   */
+  get security(): SecurityAnalysis {
+    if (!this.securityCache) {
+      this.securityCache = analyseSecurity(this.flows.values(), this.actionSecurity);
+      for (const flow of this.flows.values()) {
+        const facts = this.securityCache.flow(flow.flow);
+        if (facts) programOf(flow).adoptSealed(facts.sealed);
+      }
+    }
+    return this.securityCache;
+  }
+
   constructor(options: RuntimeOptions) {
     this.flows = validateFlows(options.flows);
     const actions = Array.isArray(options.actions) || options.actions === undefined
       ? new ActionRegistry((options.actions ?? []) as readonly DataActionDefinition[])
       : (options.actions as ActionCaller);
+    this.actionSecurity = (name) => actions.securityOf?.(name);
     // A data action that ran is why a refused turn cannot just be run again.
     this.actions = {
       call: (name, input, callOptions) => {

@@ -72,3 +72,33 @@ export function codeOf(error: unknown): string {
 export function messageOf(error: unknown): string {
   return firstLine(error);
 }
+
+/** An expression as an error message may quote it: the flow's text (never a value), shortened. */
+export function quoteExpression(text: string): string {
+  const one = text.replace(/\s+/g, ' ').trim();
+  return `'${one.length > 80 ? `${one.slice(0, 77)}...` : one}'`;
+}
+
+// What CEL says went wrong, by the start of its message; the rest (which quotes values) is dropped.
+const CEL_FAILURES: [RegExp, string][] = [
+  [/^no such overload/i, 'no such overload'],
+  [/^no such key/i, 'no such key'],
+  [/^no such (field|property)/i, 'no such field'],
+  [/^unknown variable/i, 'unknown variable'],
+  [/division by zero|divide by zero/i, 'division by zero'],
+  [/modulus by zero|modulo by zero/i, 'modulus by zero'],
+  [/overflow/i, 'integer overflow'],
+  [/out of (range|bounds)|index/i, 'index out of range'],
+  [/duration/i, 'not a valid duration'],
+  [/timestamp/i, 'not a valid timestamp'],
+  [/regex|regular expression|pattern/i, 'invalid regular expression'],
+  [/(cannot|could not|unable to) (convert|parse)|invalid (int|uint|double|number)|not a (number|valid)/i, 'a value could not be converted'],
+  [/type/i, 'a value of the wrong type'],
+];
+
+/** What went wrong in a CEL evaluation, without the values CEL's message quotes. */
+export function celFailure(error: unknown): string {
+  const m = firstLine(error);
+  for (const [pattern, what] of CEL_FAILURES) if (pattern.test(m)) return what;
+  return 'evaluation error';
+}

@@ -15,10 +15,11 @@ import { actionOf } from '../model/graph.js';
 import type { PromptSpec } from '../model/primitives.js';
 import type { Redactor } from '../secure/redact.js';
 import { FlowRuntimeError, programOf, type FlowProgram } from './program.js';
+import { MIN_DECLASSIFY_LENGTH, SECURE, type FlowSecurity } from '../secure/information-flow.js';
 import type { Frame, LiveSession } from './session.js';
 import type { RuntimeContext } from './context.js';
 import { WaitingStates } from './waits.js';
-import { codeOf, messageOf, firstLine, sayOf, stringMap, type InvokeBody, type TransferBody, type Step } from './turn-parts.js';
+import { celFailure, codeOf, messageOf, quoteExpression, sayOf, stringMap, type InvokeBody, type TransferBody, type Step } from './turn-parts.js';
 import type { CallEvent, Command, SessionEnd, Speech, TraceStep, Turn } from './types.js';
 
 
@@ -109,7 +110,8 @@ export class TurnRunner {
     try {
       return evaluateExpression(parsed, this.values(extra), program.types);
     } catch (error) {
-      throw new FlowRuntimeError('EXPRESSION_FAILED', `${this.where()}: ${firstLine(error)}`, this.stateName);
+      // CEL's messages quote the values they failed on: say what failed, never with what
+      throw new FlowRuntimeError('EXPRESSION_FAILED', `${this.where()}: the expression ${quoteExpression(String(text))} could not be evaluated (${celFailure(error)})`, this.stateName);
     }
   }
 
@@ -257,7 +259,8 @@ export class TurnRunner {
         await work();
         return;
       } catch (error) {
-        const handled = this.toOnError(error);
+        // a blocked leak is not the flow's to handle: its handler could be where the value goes
+        const handled = !(error instanceof SecureLeakBlocked) && this.toOnError(error);
         if (!handled) {
           await this.fail(error);
           return;
@@ -290,6 +293,7 @@ export class TurnRunner {
   }
 
   private async fail(error: unknown): Promise<void> {
+    if (error instanceof SecureLeakBlocked) this.rt.emit(this, 'error', { code: error.code, message: error.message, state: error.state ?? this.stateName });
     const code = codeOf(error);
     const message = this.redactor.redactText(messageOf(error));
     const fs = this.rt.failSafe;
@@ -366,7 +370,33 @@ export class TurnRunner {
 
   // ---- actions ----
 
+  /** The information-flow facts of the top frame's flow. */
+  private get security(): FlowSecurity {
+    const facts = this.rt.security.flow(this.top.flow);
+    if (!facts) throw new FlowRuntimeError('FLOW_UNKNOWN', `flow '${this.top.flow}' is not loaded in this runtime`);
+    return facts;
+  }
+
+  /**
+   * Refuse to run a state where a secure value would go where it may not (the findings lint
+   * reports, made here whatever lint said): nothing of the state runs, no value is computed.
+   */
+  private enforce(): void {
+    const facts = this.security;
+    const state = this.stateName;
+    const finding = facts.blockedAt(state) ?? (this.session.record.recordingPaused === true ? undefined : facts.recordedAt(state));
+    if (finding) throw new SecureLeakBlocked(`${this.where()}: ${finding.message}`, state);
+    // last4/mask declassify only a value that really is long enough, whatever its declaration said
+    for (const name of facts.declassifiedAt(state)) {
+      const v = this.values()[name];
+      if (typeof v !== 'string' || v.length < MIN_DECLASSIFY_LENGTH) {
+        throw new SecureLeakBlocked(`${this.where()}: last4/mask of '${name}' would show most of it: it holds fewer than ${MIN_DECLASSIFY_LENGTH} characters`, state);
+      }
+    }
+  }
+
   private async execute(): Promise<Step> {
+    this.enforce();
     const s = this.state as Record<string, unknown>;
     const action = actionOf(this.state);
     switch (action) {
@@ -451,14 +481,13 @@ export class TurnRunner {
     }
   }
 
-  private outputs(map: Record<string, unknown> | undefined, to: string): Record<string, unknown> {
+  private outputs(map: Record<string, unknown> | undefined, to: string, via: 'returnToAgent' | 'return'): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [name, expr] of Object.entries(map ?? {})) {
       if (to === 'the agent' && this.protectedCaller && this.program.readsPersonal(String(expr))) continue;
-      // Fix: `last4(card)` / `mask(card)` are the masked forms the contract allows here; only an
-      // unmasked read of a secure value is refused (readsSecure refused the masked forms too).
-      if (this.program.readsSecureUnmasked(String(expr))) {
-        throw new FlowRuntimeError('SECURE_OUTPUT', `${this.where()}: output '${name}' would hand a secure value to ${to}; hand back a masked form (last4, mask)`, this.stateName);
+      // enforce() refused the state already; this holds the line should a site be missed there
+      if (this.security.siteAt(['states', this.stateName, via, 'outputs', name])?.label === SECURE) {
+        throw new SecureLeakBlocked(`${this.where()}: output '${name}' would hand a secure value to ${to}; hand back a masked form (last4, mask)`, this.stateName);
       }
       out[name] = fromCelValue(this.evaluate(expr));
     }
@@ -470,9 +499,8 @@ export class TurnRunner {
     let carriesSecure = false;
     for (const [field, expr] of Object.entries(body.input ?? {})) {
       input[field] = fromCelValue(this.evaluate(expr));
-      // Fix: a masked form (`last4(card)`) is not a secure value; lint tells authors to send
-      // one to an action not marked secure, so the runtime must not refuse it (readsSecure did).
-      if (this.program.readsSecureUnmasked(String(expr))) carriesSecure = true;
+      // a masked form counts too: only an action that may receive secure values gets one
+      if ((this.security.siteAt(['states', this.stateName, 'invoke', 'input', field])?.label ?? 0) > 0) carriesSecure = true;
     }
     const state = this.stateName;
     this.rt.emit(this, 'action.started', { state, action: body.action });
@@ -543,7 +571,7 @@ export class TurnRunner {
   }
 
   private async returnFromSubflow(body: null | { outputs?: Record<string, unknown> }): Promise<Step> {
-    const outputs = this.outputs(body?.outputs, 'the calling flow');
+    const outputs = this.outputs(body?.outputs, 'the calling flow', 'return');
     if (this.frames.length === 1) {
       this.command({ type: 'disconnect', reason: 'return' });
       await this.finish({ type: 'return', outputs }, 'ended');
@@ -609,7 +637,7 @@ export class TurnRunner {
   }
 
   private async returnToAgent(body: null | { outputs?: Record<string, unknown>; prompt?: PromptSpec }): Promise<Step> {
-    const outputs = this.outputs(body?.outputs, 'the agent');
+    const outputs = this.outputs(body?.outputs, 'the agent', 'returnToAgent');
     for (const sp of this.speech(body?.prompt)) this.command(sayOf(sp));
     const record = this.session.record;
     this.command({ type: 'resumeRecording' });
@@ -672,4 +700,12 @@ export function createFrame(flow: Flow, inputs: Record<string, unknown>, session
   if (Object.keys(secure).length > 0) session.slot.vars[String(index)] = secure;
   else delete session.slot.vars[String(index)];
   return frame;
+}
+
+/** A state refused because a secure value would leave where it may not (never carries the value). */
+export class SecureLeakBlocked extends FlowRuntimeError {
+  constructor(message: string, state?: string) {
+    super('SECURE_LEAK_BLOCKED', message, state);
+    this.name = 'SecureLeakBlocked';
+  }
 }

@@ -100,8 +100,12 @@ export interface FlowSecurity {
   readonly sealed: ReadonlySet<string>;
   /** Every finding, in document order. */
   readonly findings: readonly LeakFinding[];
-  /** The first finding of a state that holds whatever the recording does. */
+  /** The first finding of a state that holds whatever the recording does (stores aside: they leave nothing). */
   blockedAt(state: string): LeakFinding | undefined;
+  /** The first finding of a state that holds while the call recording runs (a secure read-back). */
+  recordedAt(state: string): LeakFinding | undefined;
+  /** The secure variables a state declassifies with last4()/mask(). */
+  declassifiedAt(state: string): readonly string[];
   /** The label of the site at `path` (undefined for a path that is no site). */
   siteAt(path: SitePath): SiteLabel | undefined;
   /** Is the call recording paused whenever this state runs (on every path)? */
@@ -615,6 +619,16 @@ function finish(f: FlowFacts, facts: Map<string, FlowFacts>, actions: ActionSecu
     if (n.label === SECURE) secure.add(name);
     if (n.label >= MASKED) sealed.add(name);
   }
+  const declassified = new Map<string, string[]>();
+  f.sites.forEach((site, i) => {
+    for (const name of f.labels[i]!.declassified) {
+      const list = declassified.get(site.state) ?? [];
+      if (!list.includes(name)) list.push(name);
+      declassified.set(site.state, list);
+    }
+  });
+  const recorded = new Map<string, LeakFinding>();
+  for (const finding of findings) if (finding.whileRecording && !recorded.has(finding.state)) recorded.set(finding.state, finding);
   const blocked = new Map<string, LeakFinding>();
   // a store is no way out (the variable is sealed like a secure one); every other finding is
   for (const finding of findings) {
@@ -627,6 +641,8 @@ function finish(f: FlowFacts, facts: Map<string, FlowFacts>, actions: ActionSecu
     sealed,
     findings,
     blockedAt: (state) => blocked.get(state),
+    recordedAt: (state) => recorded.get(state),
+    declassifiedAt: (state) => declassified.get(state) ?? [],
     siteAt: (path) => byPath.get(pathKey(path)),
     recordingPausedAt: (state) => paused.get(state) === true,
   };
