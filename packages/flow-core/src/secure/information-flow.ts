@@ -133,6 +133,8 @@ interface NameState {
   minLength: number;
   /** An input some flow of the project hands in (false: an input no flow hands in; undefined: a variable). */
   handedIn?: boolean;
+  /** Written by a collect. */
+  collected?: boolean;
   declassify?: 'never' | 'last4';
 }
 
@@ -142,6 +144,8 @@ interface FlowFacts {
   outputs: Map<string, Label>;
   sites: FlowExpression[];
   labels: SiteLabel[];
+  /** Has a `recording: resume` (computed when first asked). */
+  resumes?: boolean;
 }
 
 const key = (flow: string, name: string): string => `${flow}\u0000${name}`;
@@ -301,7 +305,11 @@ function initialFacts(flow: Flow): FlowFacts {
   }
   // a secure name never collected has no length known from a collect
   for (const [name, n] of names) if (!collected.has(name)) n.minLength = 0;
-  for (const name of collected) delete names.get(name)!.handedIn;
+  for (const name of collected) {
+    const n = names.get(name)!;
+    delete n.handedIn;
+    n.collected = true;
+  }
   return { flow, names, outputs: new Map(), sites: listing.entries, labels: listing.entries.map(() => ({ label: CLEAR, declassified: [] })) };
 }
 
@@ -317,8 +325,10 @@ function isPureRead(f: FlowFacts, site: FlowExpression): NameState | undefined {
 function verdictOf(n: NameState | undefined): DeclassifyVerdict {
   if (!n || !n.source || n.impure) return 'not-pure';
   if (n.declassify === 'never') return 'never';
-  if (n.declassify === 'last4') return true;
-  return n.minLength >= MIN_DECLASSIFY_LENGTH ? true : 'short';
+  // what is known of its length wins over the declaration: `declassify: last4` speaks only
+  // for a value nothing in the project collects or hands in
+  if (n.minLength >= MIN_DECLASSIFY_LENGTH) return true;
+  return n.declassify === 'last4' && n.handedIn !== true && !n.collected ? true : 'short';
 }
 
 function labelSite(f: FlowFacts, site: FlowExpression, facts: Map<string, FlowFacts>, actions: ActionSecurityLookup): SiteLabel {
@@ -557,7 +567,8 @@ function statesPaused(flow: Flow, atStart: boolean, facts: Map<string, FlowFacts
   const resumes = (target: string): boolean => {
     const f = facts.get(target);
     if (!f) return true;
-    return Object.values(f.flow.states).some((s) => recordingOf(s) === 'resume');
+    f.resumes ??= Object.values(f.flow.states).some((s) => recordingOf(s) === 'resume');
+    return f.resumes;
   };
   const pausedIn = new Map<string, boolean>();
   const work: string[] = [];
