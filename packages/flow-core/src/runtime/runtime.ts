@@ -545,6 +545,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
 
   private runner(live: LiveSession, inputs: Record<string, unknown>, flow: Flow): TurnRunner {
     const redactor = this.redactorFor(live);
+    void this.security; // decides which inputs are sealed, before the first frame is made
     live.record.frames.push(createFrame(flow, inputs, live, 0, redactor));
     return new TurnRunner(this, live, redactor);
   }

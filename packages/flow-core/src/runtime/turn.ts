@@ -54,6 +54,8 @@ export class TurnRunner {
     readonly redactor: Redactor,
   ) {
     this.cursor = this.restoreTop();
+    // the analysis (made once per runtime) also decides which variables are sealed
+    void rt.security;
   }
 
   // ---- the session's frames and values ----
