@@ -64,6 +64,12 @@ export interface RuntimeOptions {
   sessionTtlMs?: number;
   /** States one turn may run without waiting on the caller (default 1000). */
   maxStepsPerTurn?: number;
+  /**
+   * Subflow calls (`callFlow`) one session may have in progress at once (default 16). A call
+   * beyond it fails with `CALL_DEPTH` (the flow's onError, else the fail-safe): a flow that
+   * calls itself, directly or through others, cannot grow the session without bound.
+   */
+  maxCallDepth?: number;
   failSafe?: FailSafe;
   lockout?: Partial<LockoutPolicy>;
   lockoutStore?: LockoutStore;
@@ -191,6 +197,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   readonly actions: ActionCaller;
   readonly clock: Clock;
   readonly maxStepsPerTurn: number;
+  readonly maxCallDepth: number;
   readonly failSafe: FailSafe;
   readonly lockouts: LockoutStore;
   readonly lockoutPolicy: LockoutPolicy;
@@ -246,6 +253,8 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     this.leaseMs = options.reservationLeaseMs ?? 15 * 60_000;
     this.sessionTtlMs = options.sessionTtlMs ?? 4 * 60 * 60_000;
     this.maxStepsPerTurn = options.maxStepsPerTurn ?? 1000;
+    const depth = options.maxCallDepth;
+    this.maxCallDepth = depth !== undefined && depth >= 0 ? Math.floor(depth) : 16;
     this.failSafe = options.failSafe ?? { say: 'Sorry, something went wrong. Goodbye.' };
     this.lockouts = options.lockoutStore ?? new MemoryLockoutStore(this.clock);
     this.lockoutPolicy = { ...DEFAULT_LOCKOUT, ...options.lockout };
@@ -470,6 +479,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     if (runner.session.record.recordingPaused) live.record.recordingPaused = true;
     const child = this.runner(live, inputs, flow);
     this.emit(child, 'session.started', { kind: flow.kind, secure: flow.kind === 'secure', parentSessionId: runner.session.record.id });
+    child.continueStepsOf(runner);
     await child.begin();
     runner.commands.push(...child.commands);
     runner.path.push(...child.path);

@@ -1,0 +1,108 @@
+/**
+ * The runtime's limits: no flow can grow a session without bound or overflow the stack.
+ * Subflow calls nest at most `maxCallDepth` deep; a ring of hand-ons ends like any busy
+ * loop; tries stay one count per waiting state.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import {
+  ManualClock,
+  MemoryLogger,
+  MemoryReservationStore,
+  MemorySessionStore,
+  createRuntime,
+  type Command,
+  type Flow,
+  type RuntimeOptions,
+  type Turn,
+} from '../src/index.js';
+
+const load = (name: string): Flow => parse(readFileSync(join(import.meta.dirname, 'fixtures', `${name}.yaml`), 'utf8')) as Flow;
+const FLOWS: Flow[] = [
+  'limit-deep-call', 'limit-deep-call-handled', 'limit-echo-sub', 'limit-ping-sub', 'limit-pong-sub', 'limit-chain',
+  'limit-chain-two', 'limit-ring-a', 'limit-ring-b', 'limit-retry-ring',
+].map(load);
+
+function harness(extra: Partial<RuntimeOptions> = {}) {
+  const clock = new ManualClock(Date.UTC(2026, 0, 1));
+  const store = new MemorySessionStore(clock);
+  const logger = new MemoryLogger();
+  const runtime = createRuntime({ flows: FLOWS, clock, store, reservations: new MemoryReservationStore(clock), logger, ...extra });
+  return { runtime, store, logger, clock };
+}
+
+const flowsEntered = (t: Turn) => t.trace.map((s) => s.flow);
+const collectOf = (t: Turn) => t.commands.find((c) => c.type === 'collect') as Extract<Command, { type: 'collect' }> | undefined;
+
+describe('callFlow depth (maxCallDepth)', () => {
+  it('fails a subflow that calls itself on its 17th call with CALL_DEPTH, and the caller gets the fail-safe', async () => {
+    const { runtime } = harness();
+    const t = await runtime.startSession({ flow: 'deep-call', inputs: { via: 'self' } });
+    expect(t.status).toBe('ended');
+    expect(t.end).toMatchObject({ type: 'error', code: 'CALL_DEPTH' });
+    expect(flowsEntered(t).filter((f) => f === 'echo-sub')).toHaveLength(16);
+    expect(t.commands.map((c) => c.type)).toEqual(['say', 'disconnect', 'end']);
+    expect(t.commands[1]).toEqual({ type: 'disconnect', reason: 'error' });
+  });
+
+  it('counts the calls of flows that call each other (ping-sub → pong-sub → ping-sub) the same way', async () => {
+    const { runtime } = harness();
+    const t = await runtime.startSession({ flow: 'deep-call', inputs: { via: 'pair' } });
+    expect(t.end).toMatchObject({ type: 'error', code: 'CALL_DEPTH' });
+    expect(flowsEntered(t).filter((f) => f === 'ping-sub' || f === 'pong-sub')).toHaveLength(16);
+  });
+
+  it("sends CALL_DEPTH to the calling flow's onError, with the subflows' frames gone", async () => {
+    const { runtime } = harness();
+    const t = await runtime.startSession({ flow: 'deep-call-handled' });
+    expect(t.end).toEqual({ type: 'disconnect', reason: 'too-deep' });
+    expect(t.commands[0]).toEqual({ type: 'say', text: 'Sorry, that went too deep.' });
+    expect((await runtime.inspect(t.sessionId))?.frames).toHaveLength(1);
+  });
+
+  it('takes its limit from createRuntime({ maxCallDepth })', async () => {
+    const one = await harness({ maxCallDepth: 1 }).runtime.startSession({ flow: 'deep-call', inputs: { via: 'chain' } });
+    expect(one.end).toMatchObject({ type: 'error', code: 'CALL_DEPTH' });
+    const two = await harness({ maxCallDepth: 2 }).runtime.startSession({ flow: 'deep-call', inputs: { via: 'chain' } });
+    expect(two.end).toEqual({ type: 'disconnect', reason: 'returned' });
+    expect(two.commands[0]).toEqual({ type: 'say', text: 'Two calls deep.' });
+  });
+
+  it('never overflows the stack, however deep the calls go: with no depth limit the turn stops at maxStepsPerTurn', async () => {
+    const { runtime } = harness({ maxCallDepth: Infinity, maxStepsPerTurn: 30_000 });
+    const t = await runtime.startSession({ flow: 'deep-call', inputs: { via: 'self' } });
+    expect(t.end).toMatchObject({ type: 'error', code: 'BUSY_LOOP' });
+  });
+});
+
+describe('hand-ons within one turn', () => {
+  it('ends a ring of flows that hand the call to each other without waiting, at maxStepsPerTurn', async () => {
+    const { runtime } = harness({ maxStepsPerTurn: 50 });
+    const t = await runtime.startSession({ flow: 'ring-a' });
+    expect(t.status).toBe('ended');
+    expect(t.end).toMatchObject({ type: 'error', code: 'BUSY_LOOP' });
+    expect(t.path.length).toBeLessThanOrEqual(50);
+  });
+});
+
+describe('frames and tries over a long call', () => {
+  it('keep one frame and at most one count of tries per collect state, however long the caller goes round', async () => {
+    const { runtime, store } = harness();
+    let t = await runtime.startSession({ flow: 'retry-ring' });
+    const sizes: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      t = await runtime.handle(t.sessionId, collectOf(t)?.purpose === 'menu' ? { type: 'digits', digits: '1' } : { type: 'noInput' });
+      expect(t.status).toBe('waiting');
+      const view = (await runtime.inspect(t.sessionId))!;
+      expect(view.frames).toHaveLength(1);
+      const tries = view.frames[0]!.tries ?? {};
+      expect(Object.keys(tries).every((s) => ['askFirst', 'askSecond', 'askThird'].includes(s))).toBe(true);
+      expect(Object.values(tries).every((n) => n >= 1 && n <= 3)).toBe(true);
+      sizes.push((await store.get(t.sessionId))!.value.length);
+    }
+    // The stored session does not grow with the call (its turn counter gains a digit or two).
+    expect(Math.max(...sizes.slice(200))).toBeLessThanOrEqual(Math.max(...sizes.slice(0, 100)) + 4);
+  });
+});
