@@ -1,7 +1,8 @@
 /**
- * The runtime's limits: no flow can grow a session without bound or overflow the stack.
- * Subflow calls nest at most `maxCallDepth` deep; a ring of hand-ons ends like any busy
- * loop; tries stay one count per waiting state.
+ * The runtime's limits: no flow and no input can grow a session without bound or overflow
+ * the stack. Subflow calls nest at most `maxCallDepth` deep; a ring of hand-ons ends like any
+ * busy loop; tries stay one count per waiting state; a collect takes at most 64 digits
+ * (unless the flow says otherwise) and 1,000 characters of speech.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -104,5 +105,45 @@ describe('frames and tries over a long call', () => {
     }
     // The stored session does not grow with the call (its turn counter gains a digit or two).
     expect(Math.max(...sizes.slice(200))).toBeLessThanOrEqual(Math.max(...sizes.slice(0, 100)) + 4);
+  });
+});
+
+describe('collect limits', () => {
+  /** A retry-ring session waiting at askFree (the collect with no maximum). */
+  async function atFreeCollect(h = harness()) {
+    const first = await h.runtime.startSession({ flow: 'retry-ring' });
+    const t = await h.runtime.handle(first.sessionId, { type: 'digits', digits: '12' });
+    return { ...h, t };
+  }
+
+  it('asks the provider for at most 64 digits when the flow gives no maximum (and none for speech)', async () => {
+    const { runtime, t } = await atFreeCollect();
+    expect(collectOf(t)).toMatchObject({ input: 'dtmf', maxDigits: 64 });
+    expect(collectOf(t)).not.toHaveProperty('minDigits');
+    const spoken = await runtime.handle(t.sessionId, { type: 'digits', digits: '7#' });
+    expect(collectOf(spoken)).toMatchObject({ input: 'speech' });
+    expect(collectOf(spoken)).not.toHaveProperty('maxDigits');
+  });
+
+  it('takes a no match for more than 64 digits and stores none of them; 64 digits are taken', async () => {
+    const { runtime, t } = await atFreeCollect();
+    const flood = await runtime.handle(t.sessionId, { type: 'digits', digits: `${'1'.repeat(100_000)}#` });
+    expect(flood.status).toBe('waiting');
+    expect(flood.path).toEqual([]);
+    expect(collectOf(flood)).toBeDefined();
+    expect((await runtime.inspect(t.sessionId))!.frames[0]!.vars.free).toBeUndefined();
+    const ok = await runtime.handle(t.sessionId, { type: 'digits', digits: `${'2'.repeat(64)}#` });
+    expect(ok.path).toEqual(['askSpoken']);
+    expect((await runtime.inspect(t.sessionId))!.frames[0]!.vars.free).toBe('2'.repeat(64));
+  });
+
+  it('takes a no match for a speech transcript over 1,000 characters and stores none of it', async () => {
+    const { runtime, t } = await atFreeCollect();
+    await runtime.handle(t.sessionId, { type: 'digits', digits: '7#' });
+    const long = await runtime.handle(t.sessionId, { type: 'speech', text: 'a'.repeat(1001) });
+    expect(long.path).toEqual([]);
+    expect((await runtime.inspect(t.sessionId))!.frames[0]!.vars.spoken).toBeUndefined();
+    const ok = await runtime.handle(t.sessionId, { type: 'speech', text: 'b'.repeat(1000) });
+    expect(ok.path).toEqual(['bye']);
   });
 });
