@@ -1,8 +1,9 @@
 /**
- * The runtime's limits: no flow and no input can grow a session without bound or overflow
- * the stack. Subflow calls nest at most `maxCallDepth` deep; a ring of hand-ons ends like any
- * busy loop; tries stay one count per waiting state; a collect takes at most 64 digits
- * (unless the flow says otherwise) and 1,000 characters of speech.
+ * The runtime's limits: no flow and no input can grow a session without bound, overflow the
+ * stack or take the call down. Subflow calls nest at most `maxCallDepth` deep; a ring of
+ * hand-ons ends like any busy loop; tries stay one count per waiting state; a collect takes
+ * at most 64 digits (unless the flow says otherwise) and 1,000 characters of speech; a
+ * listener that throws is logged and the call goes on.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,10 +21,11 @@ import {
   type Turn,
 } from '../src/index.js';
 
+const CARD = '4916338506082832';
 const load = (name: string): Flow => parse(readFileSync(join(import.meta.dirname, 'fixtures', `${name}.yaml`), 'utf8')) as Flow;
 const FLOWS: Flow[] = [
   'limit-deep-call', 'limit-deep-call-handled', 'limit-echo-sub', 'limit-ping-sub', 'limit-pong-sub', 'limit-chain',
-  'limit-chain-two', 'limit-ring-a', 'limit-ring-b', 'limit-retry-ring',
+  'limit-chain-two', 'limit-ring-a', 'limit-ring-b', 'limit-retry-ring', 'act-secure-desk',
 ].map(load);
 
 function harness(extra: Partial<RuntimeOptions> = {}) {
@@ -145,5 +147,42 @@ describe('collect limits', () => {
     expect((await runtime.inspect(t.sessionId))!.frames[0]!.vars.spoken).toBeUndefined();
     const ok = await runtime.handle(t.sessionId, { type: 'speech', text: 'b'.repeat(1000) });
     expect(ok.path).toEqual(['bye']);
+  });
+});
+
+describe('event listeners', () => {
+  it('a listener that throws does not fail the call: every command is returned and the reserved agent is released', async () => {
+    const { runtime, logger } = harness();
+    const seen: Command[] = [];
+    runtime.events.on('command', () => {
+      throw new Error('dashboard offline');
+    });
+    runtime.events.on('command', (e) => seen.push(e.command));
+    const first = await runtime.startSecureSession({
+      conversationId: 'conv-1', agentId: 'agent-7', flow: 'secure-desk', inputs: { ending: 'return' }, reserveAgent: true,
+    });
+    expect(first.status).toBe('waiting');
+    expect(await runtime.isReserved('agent-7')).toBe(true);
+    const last = await runtime.handle(first.sessionId, { type: 'digits', digits: CARD });
+    expect(last.end).toMatchObject({ type: 'returnToAgent', outputs: { last4: '2832' } });
+    expect(last.commands.map((c) => c.type)).toEqual(['say', 'say', 'resumeRecording', 'returnToAgent', 'end']);
+    expect(seen.map((c) => c.type)).toEqual([...first.commands, ...last.commands].map((c) => c.type));
+    expect(await runtime.isReserved('agent-7')).toBe(false);
+
+    const reports = logger.records.filter((r) => r.level === 'error');
+    expect(reports.length).toBe(seen.length);
+    expect(reports[0]).toMatchObject({ fields: { event: 'command', error: 'dashboard offline', sessionId: first.sessionId, flow: 'secure-desk' } });
+    expect(reports[0]!.msg).toContain("'command'");
+    expect(logger.text()).not.toContain(CARD);
+    expect(logger.text()).not.toContain('"command":');
+  });
+
+  it('off() and listeners() take and give the functions as registered', () => {
+    const { runtime } = harness();
+    const listener = () => undefined;
+    runtime.events.on('alert', listener);
+    expect(runtime.events.listeners('alert')).toEqual([listener]);
+    runtime.events.off('alert', listener);
+    expect(runtime.events.listenerCount('alert')).toBe(0);
   });
 });

@@ -192,7 +192,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 }
 
 class CallflowRuntime implements Runtime, RuntimeContext {
-  readonly events = new RuntimeEvents();
+  readonly events = new RuntimeEvents((event, error, where) => this.listenerFailed(event, error, where));
   readonly flows: Map<string, Flow>;
   readonly actions: ActionCaller;
   readonly clock: Clock;
@@ -229,6 +229,8 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   private readonly openSessions = new Map<string, { text: string; version: number; live: LiveSession }>();
   private readonly openSessionsMax: number;
   private readonly stopping = new AbortController();
+  /** The redactor of the event being emitted (for what a listener of it throws). */
+  private emitting: Redactor | undefined;
 
   constructor(options: RuntimeOptions) {
     this.flows = validateFlows(options.flows);
@@ -633,7 +635,29 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   ): void {
     if (this.events.listenerCount(name) === 0) return;
     const full = redactor.redact({ sessionId, flow, at: this.clock.now(), ...payload }) as unknown as RuntimeEventMap[K];
-    (this.events.emit as (n: K, p: RuntimeEventMap[K]) => boolean)(name, full);
+    const outer = this.emitting;
+    this.emitting = redactor;
+    try {
+      (this.events.emit as (n: K, p: RuntimeEventMap[K]) => boolean)(name, full);
+    } finally {
+      this.emitting = outer;
+    }
+  }
+
+  /**
+   * A listener threw (RuntimeEvents caught it): an error log record with the event's name and
+   * the error's first line, redacted; never the payload, and never an `error` event (whose
+   * listener might throw in turn). The call goes on.
+   */
+  private listenerFailed(event: RuntimeEventName, error: unknown, where: { sessionId?: string; flow?: string }): void {
+    if (!this.logs('error')) return;
+    const redactor = this.emitting ?? this.baseRedactor;
+    const message = error instanceof Error ? error.message : String(error);
+    this.logger.write({
+      level: 'error',
+      msg: `a listener of the runtime event '${event}' threw; the call went on without it`,
+      fields: redactor.redact({ ...where, event, error: redactor.redactText((message.split('\n')[0] ?? '').trim()) }),
+    });
   }
 
   /** A mirror call outside a turn failed: say so (the turn-less twin of mirrorSafely). */
