@@ -16,7 +16,7 @@
  * ```
  */
 import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { ACTIONS, actionOf, simulate, transitionsOf, type Flow, type SimulationResult } from '@callflow/flow-core';
 import { z } from 'zod';
 import { flowFilesIn, flowFilesUnder, findConfigFile } from '../lint/project-files.js';
@@ -192,9 +192,13 @@ export async function runFlowTests(files: readonly string[]): Promise<TestRunRes
       continue;
     }
     const flowFile = project.fileOf.get(test.flow);
-    const lintErrors = project.lintResults.find((r) => r.filePath === flowFile)?.errorCount ?? 0;
+    const linted = project.lintResults.find((r) => r.filePath === flowFile);
+    const lintErrors = linted?.errorCount ?? 0;
     if (lintErrors > 0) {
-      results.push({ file, flow: test.flow, problems: [problem(`flow '${test.flow}' does not lint clean (${lintErrors} error(s)); run callflow lint`)], cases: [] });
+      // The first error says what to fix without another run.
+      const first = linted!.messages.find((m) => m.severity === 2);
+      const where = first ? `, first ${basename(flowFile!)}:${first.line}:${first.column} ${first.message} (${first.ruleId})` : '';
+      results.push({ file, flow: test.flow, problems: [problem(`flow '${test.flow}' does not lint clean (${lintErrors} error(s)${where}); run callflow lint`)], cases: [] });
       continue;
     }
     trackerFor(coverage, flow, flowFile);
