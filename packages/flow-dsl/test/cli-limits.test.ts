@@ -1,11 +1,14 @@
 /**
  * Inputs that must meet one of callflow's limits with a clear message, never a crash or a
  * stack trace, run as users run them: `node dist/cli.js` in a child process (build first:
- * `npx tsup`). Flows that call each other in a cycle (test/fixtures/limits/recursive).
+ * `npx tsup`). Flows that call each other in a cycle (test/fixtures/limits/recursive), a
+ * flow file over the size limit, and an alias bomb.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { MAX_SOURCE_BYTES } from '../src/index.js';
 import { CLI, callflow, expectNoStackTrace } from './cli-helpers.js';
 import { PACKAGE_ROOT } from './golden.js';
 
@@ -15,9 +18,20 @@ vi.setConfig({ testTimeout: 60_000 });
 const RECURSIVE = join(PACKAGE_ROOT, 'test', 'fixtures', 'limits', 'recursive');
 const CYCLE = "flow 'billing-help' calls itself through 'payments-help' → 'billing-help'";
 
+let work: string;
 beforeAll(() => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build the package first (npx tsup)`);
+  work = mkdtempSync(join(tmpdir(), 'callflow-limits-'));
 });
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** A file in a directory of its own under the work directory (each its own project). */
+function write(dir: string, name: string, text: string): string {
+  mkdirSync(join(work, dir), { recursive: true });
+  const path = join(work, dir, name);
+  writeFileSync(path, text);
+  return path;
+}
 
 describe('flows that call each other in a cycle', () => {
   it('lint reports recursive-flow at each call on the cycle, naming it (exit 1)', async () => {
@@ -55,5 +69,57 @@ describe('flows that call each other in a cycle', () => {
     expect(run.stdout).toContain(`does not lint clean (1 error(s), first billing-help.yaml:7:23 states.payments.callFlow.flow: ${CYCLE}`);
     expect(run.stdout).toContain('the flow failed at run time: CALL_DEPTH:');
     expect(run.stdout).toContain('0 passed, 2 failed');
+  });
+});
+
+describe('a flow file over the size limit', () => {
+  it('is refused from its size without being read: one fatal schema error naming the file, its size and the limit', async () => {
+    // Sparse: 4 GiB on paper, nothing on disk. Reading it would fail (or take minutes).
+    const path = write('huge', 'huge.yaml', 'flow: huge\n');
+    truncateSync(path, 4 * 1024 ** 3);
+    const run = await callflow(['lint', path, '--format', 'json']);
+    expectNoStackTrace(run);
+    expect(run.code).toBe(1);
+    const [result] = JSON.parse(run.stdout) as { messages: { ruleId: string; fatal?: boolean; message: string; line: number }[]; fatalErrorCount: number }[];
+    expect(result!.fatalErrorCount).toBe(1);
+    expect(result!.messages).toEqual([
+      expect.objectContaining({
+        ruleId: 'schema',
+        fatal: true,
+        line: 1,
+        message: 'huge.yaml is 4096 MB (4,294,967,296 bytes), over the limit of 5 MB for a file callflow reads, so it was not read; split it into smaller flows (subflows)',
+      }),
+    ]);
+  });
+
+  it('is refused one byte over 5 MB, and read at 5 MB', async () => {
+    const flow = 'flow: padded\nkind: inbound\nstart: bye\nstates:\n  bye:\n    disconnect: { reason: done }\n';
+    const pad = (bytes: number) => `${flow}#${'x'.repeat(bytes - flow.length - 2)}\n`;
+    const over = write('over', 'padded.yaml', pad(MAX_SOURCE_BYTES + 1));
+    const at = write('at', 'padded.yaml', pad(MAX_SOURCE_BYTES));
+    const refused = await callflow(['lint', over]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain('padded.yaml is 5.0 MB (5,242,881 bytes), over the limit of 5 MB');
+    const read = await callflow(['lint', at]);
+    expect(read.stdout).toBe('');
+    expect(read.code).toBe(0);
+    const simulated = await callflow(['simulate', over]);
+    expectNoStackTrace(simulated);
+    expect(simulated.code).toBe(2);
+    expect(simulated.stderr).toContain('over the limit of 5 MB');
+  });
+});
+
+describe('a YAML alias bomb', () => {
+  it('is refused with a message that says what it is (exit 1)', async () => {
+    const lines = ['flow: lol', 'kind: inbound', 'start: s', 'variables:', '  v:', '    type: list', '    default:', '      - &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+    for (let i = 1; i < 10; i++) lines.push(`      - &a${i} [${Array.from({ length: 9 }, () => `*a${i - 1}`).join(', ')}]`);
+    lines.push('states:', '  s:', '    disconnect: {}');
+    const path = write('bomb', 'lol.yaml', `${lines.join('\n')}\n`);
+    const run = await callflow(['lint', path]);
+    expectNoStackTrace(run);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('1:1  error  YAML could not be read: its aliases (*name) would expand into more than 100 copies');
+    expect(run.stdout).toContain('billion laughs');
   });
 });

@@ -15,13 +15,13 @@
  *       end: { type: returnToAgent, outputs: { paymentRef: PAY-1 } }
  * ```
  */
-import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { ACTIONS, actionOf, simulate, transitionsOf, type Flow, type SimulationResult } from '@callflow/flow-core';
 import { z } from 'zod';
 import { flowFilesIn, flowFilesUnder, findConfigFile } from '../lint/project-files.js';
 import type { Diagnostic } from '../lint/types.js';
 import { parseYaml } from '../load/parse-yaml.js';
+import { readSource } from '../load/source-size.js';
 import { loadProject, type LoadedProject } from '../project/load-project.js';
 
 const Input = z.union([z.string(), z.number()]);
@@ -173,14 +173,12 @@ export async function runFlowTests(files: readonly string[]): Promise<TestRunRes
   const coverage = new Map<string, CoverageTracker>();
 
   for (const file of files) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      results.push({ file, problems: [problem(`cannot read ${file}`)], cases: [] });
+    const source = readSource(file);
+    if (!('text' in source)) {
+      results.push({ file, problems: ['tooLarge' in source ? source.tooLarge : problem(`cannot read ${file}`)], cases: [] });
       continue;
     }
-    const { test, problems } = readTestFile(text, file);
+    const { test, problems } = readTestFile(source.text, file);
     if (!test) {
       results.push({ file, problems, cases: [] });
       continue;
