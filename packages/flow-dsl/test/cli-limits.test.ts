@@ -2,7 +2,7 @@
  * Inputs that must meet one of callflow's limits with a clear message, never a crash or a
  * stack trace, run as users run them: `node dist/cli.js` in a child process (build first:
  * `npx tsup`). Flows that call each other in a cycle (test/fixtures/limits/recursive), a
- * flow file over the size limit, and an alias bomb.
+ * flow file over the size limit, an alias bomb, and control characters in a flow file.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,8 @@ vi.setConfig({ testTimeout: 60_000 });
 
 const RECURSIVE = join(PACKAGE_ROOT, 'test', 'fixtures', 'limits', 'recursive');
 const CYCLE = "flow 'billing-help' calls itself through 'payments-help' → 'billing-help'";
+// Raw control characters and bidi controls (LF aside): none may reach a terminal.
+const RAW_CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 let work: string;
 beforeAll(() => {
@@ -121,5 +123,39 @@ describe('a YAML alias bomb', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('1:1  error  YAML could not be read: its aliases (*name) would expand into more than 100 copies');
     expect(run.stdout).toContain('billion laughs');
+  });
+});
+
+describe('control characters in a flow file', () => {
+  it('reach no report raw: stylish escapes them, json, sarif and junit write them as escapes', async () => {
+    // A value the schema quotes, and a state name another rule quotes.
+    write('painted', 'painted-next.yaml', [
+      'flow: painted-next', 'kind: inbound', 'start: hello', 'states:', '  hello:', '    say: Hi', '    next: "ask\\e[31mRED\\r\\u202eevil"', '',
+    ].join('\n'));
+    write('painted', 'painted-name.yaml', [
+      'flow: painted-name', 'kind: inbound', 'start: bye', 'states:', '  bye:', '    disconnect: {}', '  "bad\\e]0;pwned\\aname":', '    disconnect: {}', '',
+    ].join('\n'));
+    const dir = join(work, 'painted');
+    const stylish = await callflow(['lint', dir]);
+    expect(stylish.code).toBe(1);
+    expect(stylish.stdout).toContain("states.hello.next: 'ask\\x1b[31mRED\\r\\u202eevil' is not a valid name");
+    expect(stylish.stdout).toContain('states.bad\\x1b]0;pwned\\x07name: no path from start leads to this state');
+    for (const format of ['stylish', 'json', 'junit', 'sarif']) {
+      const run = format === 'stylish' ? stylish : await callflow(['lint', dir, '--format', format]);
+      expect(run.stdout, format).not.toMatch(RAW_CONTROLS);
+      expect(run.stdout, format).toContain('pwned');
+    }
+  });
+
+  it('reach no simulate transcript raw', async () => {
+    const path = write('painted-say', 'painted-say.yaml', [
+      'flow: painted-say', 'kind: inbound', 'start: hello', 'states:', '  hello:', '    say: "Hello\\e[2J\\r caller"', '    next: bye', '  bye:', '    disconnect: {}', '',
+    ].join('\n'));
+    for (const format of ['text', 'json']) {
+      const run = await callflow(['simulate', path, '--format', format]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout, format).not.toMatch(RAW_CONTROLS);
+      expect(run.stdout, format).toContain(format === 'text' ? 'Hello\\x1b[2J\\r caller' : 'Hello\\u001b[2J\\r caller');
+    }
   });
 });

@@ -12,6 +12,7 @@ import { readSource } from '../load/source-size.js';
 import { lint, summarise } from '../lint/engine.js';
 import { FORMAT_NAMES, formatterByName } from '../lint/formatters/index.js';
 import { displayPath } from '../lint/formatters/paths.js';
+import { escapeLinesForTerminal } from '../lint/formatters/terminal-text.js';
 import { findTargetFiles, groupIntoProjects } from '../lint/project-files.js';
 import { RULES } from '../lint/rules/index.js';
 import type { LintResult } from '../lint/types.js';
@@ -171,7 +172,7 @@ function readConfig(file: string, io: CliIO): ProjectConfig | number {
     ? loadConfigText(read.text, file, { ruleNames: RULES.map((r) => r.meta.name) })
     : { valid: false, config: {}, diagnostics: [read.tooLarge] };
   if (!loaded.valid) {
-    for (const d of loaded.diagnostics) io.stderr.write(`${shown}:${d.line}:${d.column}: ${d.message}\n`);
+    for (const d of loaded.diagnostics) io.stderr.write(`${escapeLinesForTerminal(`${shown}:${d.line}:${d.column}: ${d.message}`)}\n`);
     io.stderr.write(`callflow lint: the config ${shown} is not valid\n`);
     return EXIT.usage;
   }
