@@ -2,19 +2,22 @@
  * The runtime's limits: no flow and no input can grow a session without bound, overflow the
  * stack or take the call down. Subflow calls nest at most `maxCallDepth` deep; a ring of
  * hand-ons ends like any busy loop; tries stay one count per waiting state; a collect takes
- * at most 64 digits (unless the flow says otherwise) and 1,000 characters of speech; a
- * listener that throws is logged and the call goes on.
+ * at most 64 digits (unless the flow says otherwise) and 1,000 characters of speech; inputs
+ * and data action answers nest at most 32 levels; a listener that throws is logged and the
+ * call goes on.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import {
   ManualClock,
   MemoryLogger,
   MemoryReservationStore,
   MemorySessionStore,
   createRuntime,
+  defineAction,
   type Command,
   type Flow,
   type RuntimeOptions,
@@ -25,7 +28,7 @@ const CARD = '4916338506082832';
 const load = (name: string): Flow => parse(readFileSync(join(import.meta.dirname, 'fixtures', `${name}.yaml`), 'utf8')) as Flow;
 const FLOWS: Flow[] = [
   'limit-deep-call', 'limit-deep-call-handled', 'limit-echo-sub', 'limit-ping-sub', 'limit-pong-sub', 'limit-chain',
-  'limit-chain-two', 'limit-ring-a', 'limit-ring-b', 'limit-retry-ring', 'act-secure-desk',
+  'limit-chain-two', 'limit-ring-a', 'limit-ring-b', 'limit-retry-ring', 'limit-deep-data', 'act-secure-desk',
 ].map(load);
 
 function harness(extra: Partial<RuntimeOptions> = {}) {
@@ -184,5 +187,42 @@ describe('event listeners', () => {
     expect(runtime.events.listeners('alert')).toEqual([listener]);
     runtime.events.off('alert', listener);
     expect(runtime.events.listenerCount('alert')).toBe(0);
+  });
+});
+
+describe('values handed in (flow inputs, data action outputs)', () => {
+  /** A list of lists `levels` deep. */
+  const nested = (levels: number): unknown => {
+    let value: unknown = 'x';
+    for (let i = 0; i < levels; i++) value = [value];
+    return value;
+  };
+  const withLookup = (data: unknown) =>
+    harness({
+      actions: [defineAction({ name: 'nestedLookup', input: z.object({}), output: z.object({ data: z.unknown() }), handler: () => ({ data }) })],
+    });
+
+  it('refuses a flow input that nests more than 32 levels before the session starts', async () => {
+    const { runtime } = withLookup([]);
+    await expect(runtime.startSession({ flow: 'deep-data', inputs: { items: nested(33) } })).rejects.toMatchObject({
+      code: 'FLOW_INPUT_INVALID',
+      message: "deep-data: the input 'items' nests lists and maps more than 32 levels deep",
+    });
+    const ok = await runtime.startSession({ flow: 'deep-data', inputs: { items: nested(32) } });
+    expect(ok.commands[0]).toEqual({ type: 'say', text: 'Found 0 and 1.' });
+  });
+
+  it("takes a data action's output nested more than 32 levels as its error outcome", async () => {
+    const deep = await withLookup(nested(32)).runtime.startSession({ flow: 'deep-data' });
+    expect(deep.path).toEqual(['lookUp', 'failed', 'bye']);
+    const ok = await withLookup(nested(31)).runtime.startSession({ flow: 'deep-data' });
+    expect(ok.path).toEqual(['lookUp', 'found', 'bye']);
+  });
+
+  it('never overflows the stack on a value thousands of levels deep', async () => {
+    const { runtime } = withLookup(nested(100_000));
+    await expect(runtime.startSession({ flow: 'deep-data', inputs: { items: nested(100_000) } })).rejects.toMatchObject({ code: 'FLOW_INPUT_INVALID' });
+    const t = await runtime.startSession({ flow: 'deep-data' });
+    expect(t.path).toEqual(['lookUp', 'failed', 'bye']);
   });
 });

@@ -38,6 +38,7 @@ import {
 import { TurnRunner, createFrame } from './turn.js';
 import { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError } from './errors.js';
 import { inputProblems } from './inputs.js';
+import { MAX_VALUE_DEPTH, nestsDeeperThan } from './value-depth.js';
 import { validateFlows } from './validate-flows.js';
 
 export { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError };
@@ -239,10 +240,14 @@ class CallflowRuntime implements Runtime, RuntimeContext {
       : (options.actions as ActionCaller);
     // A data action that ran is why a refused turn cannot just be run again.
     this.actions = {
-      call: (name, input, callOptions) => {
+      call: async (name, input, callOptions) => {
         this.markIrreversible(callOptions.sessionId);
         // Shutting down aborts the calls in flight (their AbortSignal), so no turn outlives it by a time-out.
-        return actions.call(name, input, { signal: this.stopping.signal, ...callOptions });
+        const outcome = await actions.call(name, input, { signal: this.stopping.signal, ...callOptions });
+        // Whatever answers (a registry, a simulator's mocks), the turn only gets what it can walk.
+        if (outcome.outcome !== 'success' || !nestsDeeperThan(outcome.output)) return outcome;
+        const message = `data action '${name}': output nests lists and maps more than ${MAX_VALUE_DEPTH} levels deep`;
+        return { outcome: 'error', code: 'ACTION_OUTPUT_INVALID', message, attempts: outcome.attempts, ms: outcome.ms };
       },
     };
     this.clock = options.clock ?? systemClock;
