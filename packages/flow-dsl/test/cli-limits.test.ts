@@ -2,7 +2,8 @@
  * Inputs that must meet one of callflow's limits with a clear message, never a crash or a
  * stack trace, run as users run them: `node dist/cli.js` in a child process (build first:
  * `npx tsup`). Flows that call each other in a cycle (test/fixtures/limits/recursive), a
- * flow file over the size limit, an alias bomb, and control characters in a flow file.
+ * flow input nested too deep, a flow file over the size limit, an alias bomb, and control
+ * characters in a flow file.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,6 +72,20 @@ describe('flows that call each other in a cycle', () => {
     expect(run.stdout).toContain(`does not lint clean (1 error(s), first billing-help.yaml:7:23 states.payments.callFlow.flow: ${CYCLE}`);
     expect(run.stdout).toContain('the flow failed at run time: CALL_DEPTH:');
     expect(run.stdout).toContain('0 passed, 2 failed');
+  });
+});
+
+describe('a flow input nested too deep', () => {
+  it('is a usage error naming the input and the limit (exit 2), however deep', async () => {
+    const path = write('deep-input', 'deep-input.yaml', [
+      'flow: deep-input', 'kind: inbound', 'inputs:', '  items: { type: list }', 'start: bye', 'states:', '  bye:', '    disconnect: {}', '',
+    ].join('\n'));
+    for (const levels of [33, 20_000]) {
+      const run = await callflow(['simulate', path, '--flow-input', `items=${'['.repeat(levels)}${']'.repeat(levels)}`]);
+      expectNoStackTrace(run);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain("callflow simulate: deep-input: the input 'items' nests lists and maps more than 32 levels deep");
+    }
   });
 });
 

@@ -9,7 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { simulate, type Flow, type MockResult, type SimulationResult, type TranscriptLine } from '@callflow/flow-core';
+import { FlowInputError, simulate, type Flow, type MockResult, type SimulationResult, type TranscriptLine } from '@callflow/flow-core';
 import { formatterByName } from '../lint/formatters/index.js';
 import { escapeJsonText, escapeLinesForTerminal } from '../lint/formatters/terminal-text.js';
 import { loadProject } from '../project/load-project.js';
@@ -142,6 +142,10 @@ async function runSimulate(args: string[], io: CliIO): Promise<number> {
           }
         : {}),
     }, flow.flow);
+  } catch (error) {
+    // Inputs the flow cannot take (a wrong type, nested too deep) are the command line's to fix.
+    if (error instanceof FlowInputError) throw new UsageError(error.message);
+    throw error;
   } finally {
     interactive?.close();
   }
