@@ -76,16 +76,32 @@ describe('flows that call each other in a cycle', () => {
 });
 
 describe('a flow input nested too deep', () => {
-  it('is a usage error naming the input and the limit (exit 2), however deep', async () => {
-    const path = write('deep-input', 'deep-input.yaml', [
+  const deepInputFlow = () =>
+    write('deep-input', 'deep-input.yaml', [
       'flow: deep-input', 'kind: inbound', 'inputs:', '  items: { type: list }', 'start: bye', 'states:', '  bye:', '    disconnect: {}', '',
     ].join('\n'));
+
+  it('is a usage error naming the input and the limit (exit 2), however deep', async () => {
+    const path = deepInputFlow();
     for (const levels of [33, 20_000]) {
       const run = await callflow(['simulate', path, '--flow-input', `items=${'['.repeat(levels)}${']'.repeat(levels)}`]);
       expectNoStackTrace(run);
       expect(run.code).toBe(2);
       expect(run.stderr).toContain("callflow simulate: deep-input: the input 'items' nests lists and maps more than 32 levels deep");
     }
+  });
+
+  it('fails that flow test, not the run (exit 1)', async () => {
+    deepInputFlow();
+    write('deep-input', 'deep-input.test.yaml', [
+      'flow: deep-input', 'tests:', '  - name: hands in a deep list', `    flowInputs: { items: ${'['.repeat(40)}${']'.repeat(40)} }`, '    expect: { end: { type: disconnect } }',
+      '  - name: hands in a flat one', '    flowInputs: { items: [1, 2] }', '    expect: { end: { type: disconnect } }', '',
+    ].join('\n'));
+    const run = await callflow(['test', join(work, 'deep-input')]);
+    expectNoStackTrace(run);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("flowInputs: deep-input: the input 'items' nests lists and maps more than 32 levels deep");
+    expect(run.stdout).toContain('1 passed, 1 failed');
   });
 });
 

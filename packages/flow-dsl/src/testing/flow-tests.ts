@@ -16,7 +16,7 @@
  * ```
  */
 import { basename, dirname } from 'node:path';
-import { ACTIONS, actionOf, simulate, transitionsOf, type Flow, type SimulationResult } from '@callflow/flow-core';
+import { ACTIONS, FlowInputError, actionOf, simulate, transitionsOf, type Flow, type SimulationResult } from '@callflow/flow-core';
 import { z } from 'zod';
 import { flowFilesIn, flowFilesUnder, findConfigFile } from '../lint/project-files.js';
 import type { Diagnostic } from '../lint/types.js';
@@ -202,13 +202,21 @@ export async function runFlowTests(files: readonly string[]): Promise<TestRunRes
     trackerFor(coverage, flow, flowFile);
     const cases: TestCaseResult[] = [];
     for (const t of test.tests) {
-      const sim = await simulate([...project.flows.values()], {
-        inputs: (t.inputs ?? []).map(String),
-        actions: (t.actions ?? {}) as Record<string, Record<string, unknown>>,
-        flowInputs: t.flowInputs ?? {},
-        ...(t.call ? { call: { ...t.call, provider: 'simulator' } } : {}),
-        ...(t.lockout ? { lockout: t.lockout } : {}),
-      }, test.flow);
+      let sim: SimulationResult;
+      try {
+        sim = await simulate([...project.flows.values()], {
+          inputs: (t.inputs ?? []).map(String),
+          actions: (t.actions ?? {}) as Record<string, Record<string, unknown>>,
+          flowInputs: t.flowInputs ?? {},
+          ...(t.call ? { call: { ...t.call, provider: 'simulator' } } : {}),
+          ...(t.lockout ? { lockout: t.lockout } : {}),
+        }, test.flow);
+      } catch (error) {
+        // flowInputs the flow cannot take (a wrong type, nested too deep): this test's failure, not the run's.
+        if (!(error instanceof FlowInputError)) throw error;
+        cases.push({ name: t.name, passed: false, failures: [`flowInputs: ${error.message}`] });
+        continue;
+      }
       for (const step of sim.trace) {
         const f = project.flows.get(step.flow);
         if (f) trackerFor(coverage, f, project.fileOf.get(step.flow));
