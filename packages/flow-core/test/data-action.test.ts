@@ -106,3 +106,98 @@ describe('data actions', () => {
     expect(await r.call('lookup', { id: '1' }, { sessionId: 's' })).toMatchObject({ outcome: 'error', code: 'ACTION_OUTPUT_INVALID' });
   });
 });
+
+describe('the concurrency slot of a call whose handler does not answer', () => {
+  /** A lookup whose handlers never settle (nor heed their signal) unless `answer` is called; counts the handlers started. */
+  function hanging(limits: Record<string, number>) {
+    const started: { answer: () => void }[] = [];
+    const registry = new ActionRegistry([
+      lookup(() => new Promise((resolve) => started.push({ answer: () => resolve({ status: 'late' }) })), limits),
+    ]);
+    const call = () => registry.call('lookup', { id: '1' }, { sessionId: 's' });
+    return { started, call };
+  }
+
+  it('is held past the time-out while the handler runs, for the default grace of 1000 ms, then given to the next call', async () => {
+    vi.useFakeTimers();
+    try {
+      const { started, call } = hanging({ concurrency: 1, timeoutMs: 100 });
+      const first = call();
+      const second = call();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(started).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(100);
+      // The caller hears `timeout` at the time-out; the hung handler keeps the slot.
+      expect(await first).toMatchObject({ outcome: 'timeout' });
+      expect(started).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(999);
+      expect(started).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(started).toHaveLength(2);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(await second).toMatchObject({ outcome: 'timeout' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('keeps hung handlers to the concurrency limit until their time-out plus grace, however many calls wait', async () => {
+    vi.useFakeTimers();
+    try {
+      // (A breaker that opened after five time-outs would spare the back end the seventh call.)
+      const { started, call } = hanging({ concurrency: 2, timeoutMs: 100, timeoutGraceMs: 50, breakerThreshold: 100 });
+      const calls = Array.from({ length: 7 }, () => call());
+      let now = 0;
+      for (const [at, expected] of [[0, 2], [100, 2], [149, 2], [150, 4], [299, 4], [300, 6], [449, 6], [450, 7]] as const) {
+        await vi.advanceTimersByTimeAsync(at - now);
+        now = at;
+        expect(started, `at ${at} ms`).toHaveLength(expected);
+      }
+      await vi.advanceTimersByTimeAsync(150);
+      expect((await Promise.all(calls)).every((o) => o.outcome === 'timeout')).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('is given back once: a hung handler that answers after the grace frees no second slot', async () => {
+    vi.useFakeTimers();
+    try {
+      const { started, call } = hanging({ concurrency: 1, timeoutMs: 100, timeoutGraceMs: 50 });
+      const calls = [call(), call(), call()];
+      await vi.advanceTimersByTimeAsync(150);
+      expect(started).toHaveLength(2);
+      started[0]!.answer();
+      await vi.advanceTimersByTimeAsync(10);
+      expect(started).toHaveLength(2);
+      await vi.advanceTimersByTimeAsync(139);
+      expect(started).toHaveLength(2);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(started).toHaveLength(3);
+      await vi.advanceTimersByTimeAsync(150);
+      expect((await Promise.all(calls)).map((o) => o.outcome)).toEqual(['timeout', 'timeout', 'timeout']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('is given back at the time-out by a handler that stops when its signal aborts', async () => {
+    vi.useFakeTimers();
+    try {
+      let started = 0;
+      const registry = new ActionRegistry([
+        lookup((_, { signal }) => {
+          started++;
+          return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
+        }, { concurrency: 1, timeoutMs: 100 }),
+      ]);
+      const calls = [registry.call('lookup', { id: '1' }, { sessionId: 's' }), registry.call('lookup', { id: '2' }, { sessionId: 's' })];
+      await vi.advanceTimersByTimeAsync(100);
+      expect(started).toBe(2);
+      await vi.advanceTimersByTimeAsync(100);
+      expect((await Promise.all(calls)).map((o) => o.outcome)).toEqual(['timeout', 'timeout']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

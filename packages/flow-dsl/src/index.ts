@@ -5,7 +5,8 @@
  * @packageDocumentation
  */
 export { loadFlowText, loadConfigText, type FlowLoadResult, type ConfigLoadResult } from './load/load-flow.js';
-export { parseYaml, renderPath, type ParsedYaml } from './load/parse-yaml.js';
+export { parseYaml, renderPath, MAX_ALIAS_COUNT, type ParsedYaml } from './load/parse-yaml.js';
+export { MAX_SOURCE_BYTES } from './load/source-size.js';
 export { SourceMap, type NodePath, type SourceRange, type PathPart, type DuplicateKey } from './load/source-map.js';
 export { getFlowSchema, getConfigSchema } from './schema/generated.js';
 export { defineFlow, validateFlow, FlowValidationError, toYaml, type FlowIssue, type ToYamlOptions, type CheckedFlow, type ValidFlow, type FlowDefinitionBase } from './builder/index.js';

@@ -68,6 +68,13 @@ describe('formatters', () => {
       expect(coloured).toContain('\u001b[33mwarning\u001b[39m');
       expect(coloured.replace(/\u001b\[[0-9;]*m/g, '')).toBe(FORMATTERS.stylish!(results, context));
     });
+    it('shows control characters and bidi overrides quoted from a flow file escaped, never raw', () => {
+      const message = `states.a.next: no state 'x\u001b[31m\ry\u009b2J\u007f\u202eevil\u2066\tz'`;
+      const out = FORMATTERS.stylish!([summarise('/x/f\u001b]0;title\u0007.yaml', [{ ruleId: 'unknown-state', severity: 2, message, line: 1, column: 1, endLine: 1, endColumn: 2 }])], { ...context, cwd: '/x' });
+      expect(out).toContain(`no state 'x\\x1b[31m\\ry\\x9b2J\\x7f\\u202eevil\\u2066\\tz'`);
+      expect(out).toContain('f\\x1b]0;title\\x07.yaml');
+      expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    });
     it('aligns line numbers right and columns left, like ESLint', () => {
       const make = (line: number, column: number) => ({ ruleId: 'r', severity: 2 as const, message: 'm', line, column, endLine: line, endColumn: column });
       const out = FORMATTERS.stylish!([summarise('/x/a.yaml', [make(1, 5), make(10, 12)])], { ...context, cwd: '/x' });
@@ -93,6 +100,13 @@ describe('formatters', () => {
       const clean = out.find((r) => String(r.filePath).endsWith('clean.yaml'))!;
       expect(clean.messages).toEqual([]);
       expect(clean).not.toHaveProperty('source');
+    });
+    it('writes DEL, C1 and bidi controls as \\u escapes (JSON.stringify escapes C0 itself)', () => {
+      const message = 'x\u001by\u009bz\u007f\u202e';
+      const out = FORMATTERS.json!([summarise('/x/a.yaml', [{ ruleId: 'r', severity: 2, message, line: 1, column: 1, endLine: 1, endColumn: 1 }])], { ...context, cwd: '/x' });
+      expect(out).toContain('x\\u001by\\u009bz\\u007f\\u202e');
+      expect(out).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+      expect((JSON.parse(out) as { messages: { message: string }[] }[])[0]!.messages[0]!.message).toBe(message);
     });
     it('makes relative file paths absolute against the working directory', () => {
       expect(toJsonResults([summarise('flows/a.yaml', [])], '/work/x')[0]!.filePath).toBe('/work/x/flows/a.yaml');
@@ -150,6 +164,9 @@ describe('formatters', () => {
   describe('junit', () => {
     it('escapes XML special characters and drops characters XML cannot hold', () => {
       expect(escapeXml(`a<b>&"c"'d'\u0000\u001b`)).toBe('a&lt;b&gt;&amp;&quot;c&quot;&apos;d&apos;\uFFFD\uFFFD');
+    });
+    it('writes CR, DEL, C1 and bidi controls as character references (the same text to a reader)', () => {
+      expect(escapeXml('a\rb\u007fc\u009bd\u202ee\u2069')).toBe('a&#xD;b&#x7F;c&#x9B;d&#x202E;e&#x2069;');
     });
     it('has one testcase per file, a failure for errors and warnings in system-out', () => {
       const out = FORMATTERS.junit!(lintFixtures(), context);

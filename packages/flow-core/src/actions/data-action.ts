@@ -50,8 +50,18 @@ export interface ActionLimits {
   /** First backoff delay, ms (default 100), doubling up to maxBackoffMs (default 2000). */
   backoffMs?: number;
   maxBackoffMs?: number;
-  /** Calls at once (default 16). */
+  /**
+   * Calls at once (default 16). A call holds its slot while a try's handler still runs, even
+   * past its time-out, for at most `timeoutGraceMs` more: see `timeoutGraceMs`.
+   */
   concurrency?: number;
+  /**
+   * How long a try's handler may go on after the call's last time-out, holding the call's
+   * concurrency slot, before the slot is released anyway, ms (default 1000). The caller gets
+   * its `timeout` outcome at the time-out itself; only the next call waiting for a slot waits
+   * longer. A handler that honours its AbortSignal gives the slot back as soon as it stops.
+   */
+  timeoutGraceMs?: number;
   /** Calls per second at most (default: unlimited). */
   ratePerSecond?: number;
   /** Consecutive failures that open the breaker (default 5) and how long it stays open, ms (default 10000). */
@@ -94,6 +104,9 @@ export type ActionErrorCode =
   | 'ACTION_FAILED'
   | 'ACTION_CIRCUIT_OPEN'
   | 'ACTION_NOT_SECURE';
+
+/** The default of `ActionLimits.timeoutGraceMs`. */
+const DEFAULT_TIMEOUT_GRACE_MS = 1000;
 
 class InvalidOutput extends Error {}
 
@@ -217,20 +230,41 @@ export class ActionRegistry implements ActionCaller {
     }
     const timeoutMs = options.timeoutMs ?? def.limits?.timeoutMs ?? 5000;
     const retries = options.retries ?? def.limits?.retries ?? 0;
+    const graceMs = Math.max(0, def.limits?.timeoutGraceMs ?? DEFAULT_TIMEOUT_GRACE_MS);
     let attempts = 0;
     const idempotencyKey = options.idempotencyKey ?? `${options.sessionId}:${randomUUID()}`;
+    // The tries' handlers that have not settled: a try that timed out may still be running.
+    const running = new Set<Promise<unknown>>();
     try {
-      const output = await action.queue.add(
-        () =>
-          action.policy(timeoutMs, retries).execute(async ({ signal }) => {
-            attempts++;
-            const raw = await def.handler(parsedInput.data, { signal, sessionId: options.sessionId, attempt: attempts, idempotencyKey });
-            const parsed = def.output.safeParse(raw);
-            if (!parsed.success) throw new InvalidOutput(`output ${describeIssues(parsed.error)}`);
-            return parsed.data as Record<string, unknown>;
-          }, options.signal),
-      );
-      return { outcome: 'success', output: (output ?? {}) as Record<string, unknown>, attempts, ms: ms() };
+      const output = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        // The caller has its outcome when the tries end (at a time-out at the latest); the
+        // queue's slot is given back only when their handlers have stopped, or the grace
+        // after the time-out has run out: once, when this task settles.
+        void action.queue
+          .add(async () => {
+            try {
+              resolve(
+                await action.policy(timeoutMs, retries).execute(async ({ signal }) => {
+                  attempts++;
+                  const handler = Promise.resolve(
+                    def.handler(parsedInput.data, { signal, sessionId: options.sessionId, attempt: attempts, idempotencyKey }),
+                  );
+                  running.add(handler);
+                  const done = () => running.delete(handler);
+                  handler.then(done, done);
+                  const parsed = def.output.safeParse(await handler);
+                  if (!parsed.success) throw new InvalidOutput(`output ${describeIssues(parsed.error)}`);
+                  return parsed.data as Record<string, unknown>;
+                }, options.signal),
+              );
+            } catch (error) {
+              reject(error);
+            }
+            await stoppedOrGrace(running, graceMs);
+          })
+          .catch(reject);
+      });
+      return { outcome: 'success', output: output ?? {}, attempts, ms: ms() };
     } catch (error) {
       if (error instanceof TaskCancelledError) return { outcome: 'timeout', attempts, ms: ms() };
       if (error instanceof BrokenCircuitError) {
@@ -244,6 +278,18 @@ export class ActionRegistry implements ActionCaller {
       return { outcome: 'error', code: 'ACTION_FAILED', message: `data action '${name}' failed: ${message}`, attempts, ms: ms() };
     }
   }
+}
+
+/** Resolves when every handler in `running` has settled, or after `graceMs`, whichever is first. */
+function stoppedOrGrace(running: ReadonlySet<Promise<unknown>>, graceMs: number): Promise<void> {
+  if (running.size === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, graceMs);
+    void Promise.allSettled([...running]).then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 function describeIssues(error: z.ZodError): string {

@@ -27,6 +27,8 @@ export interface RuntimeContext {
   readonly actions: ActionCaller;
   readonly clock: Clock;
   readonly maxStepsPerTurn: number;
+  /** Subflow calls (callFlow) one session may have in progress at once. */
+  readonly maxCallDepth: number;
   readonly failSafe: FailSafe;
   readonly lockouts: LockoutStore;
   readonly lockoutPolicy: LockoutPolicy;

@@ -6,6 +6,7 @@
  */
 import type { Flow } from '../model/flow.js';
 import type { ValueTypeName } from '../model/primitives.js';
+import { MAX_VALUE_DEPTH, nestsDeeperThan } from './value-depth.js';
 
 const IS_TYPE: Record<ValueTypeName, (v: unknown) => boolean> = {
   string: (v) => typeof v === 'string',
@@ -33,6 +34,7 @@ export function inputProblems(flow: Flow, inputs: Readonly<Record<string, unknow
       continue;
     }
     if (!IS_TYPE[d.type](value)) problems.push(`${flow.flow}: the input '${name}' must be ${d.type === 'int' ? 'an' : 'a'} ${d.type}, not ${describe(value)}`);
+    else if (nestsDeeperThan(value)) problems.push(`${flow.flow}: the input '${name}' nests lists and maps more than ${MAX_VALUE_DEPTH} levels deep`);
   }
   return problems;
 }

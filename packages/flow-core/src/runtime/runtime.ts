@@ -40,6 +40,7 @@ import {
 import { TurnRunner, createFrame } from './turn.js';
 import { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError } from './errors.js';
 import { inputProblems } from './inputs.js';
+import { MAX_VALUE_DEPTH, nestsDeeperThan } from './value-depth.js';
 import { validateFlows } from './validate-flows.js';
 
 export { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError };
@@ -66,6 +67,12 @@ export interface RuntimeOptions {
   sessionTtlMs?: number;
   /** States one turn may run without waiting on the caller (default 1000). */
   maxStepsPerTurn?: number;
+  /**
+   * Subflow calls (`callFlow`) one session may have in progress at once (default 16). A call
+   * beyond it fails with `CALL_DEPTH` (the flow's onError, else the fail-safe): a flow that
+   * calls itself, directly or through others, cannot grow the session without bound.
+   */
+  maxCallDepth?: number;
   failSafe?: FailSafe;
   lockout?: Partial<LockoutPolicy>;
   lockoutStore?: LockoutStore;
@@ -188,11 +195,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 }
 
 class CallflowRuntime implements Runtime, RuntimeContext {
-  readonly events = new RuntimeEvents();
+  readonly events = new RuntimeEvents((event, error, where) => this.listenerFailed(event, error, where));
   readonly flows: Map<string, Flow>;
   readonly actions: ActionCaller;
   readonly clock: Clock;
   readonly maxStepsPerTurn: number;
+  readonly maxCallDepth: number;
   readonly failSafe: FailSafe;
   readonly lockouts: LockoutStore;
   readonly lockoutPolicy: LockoutPolicy;
@@ -226,6 +234,8 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   private readonly openSessions = new Map<string, { text: string; version: number; live: LiveSession }>();
   private readonly openSessionsMax: number;
   private readonly stopping = new AbortController();
+  /** The redactor of the event being emitted (for what a listener of it throws). */
+  private emitting: Redactor | undefined;
 
   /**
    * The information-flow analysis of the flows, made on first use (so actions registered after
@@ -250,10 +260,14 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     this.actionSecurity = (name) => actions.securityOf?.(name);
     // A data action that ran is why a refused turn cannot just be run again.
     this.actions = {
-      call: (name, input, callOptions) => {
+      call: async (name, input, callOptions) => {
         this.markIrreversible(callOptions.sessionId);
         // Shutting down aborts the calls in flight (their AbortSignal), so no turn outlives it by a time-out.
-        return actions.call(name, input, { signal: this.stopping.signal, ...callOptions });
+        const outcome = await actions.call(name, input, { signal: this.stopping.signal, ...callOptions });
+        // Whatever answers (a registry, a simulator's mocks), the turn only gets what it can walk.
+        if (outcome.outcome !== 'success' || !nestsDeeperThan(outcome.output)) return outcome;
+        const message = `data action '${name}': output nests lists and maps more than ${MAX_VALUE_DEPTH} levels deep`;
+        return { outcome: 'error', code: 'ACTION_OUTPUT_INVALID', message, attempts: outcome.attempts, ms: outcome.ms };
       },
     };
     this.clock = options.clock ?? systemClock;
@@ -266,6 +280,8 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     this.leaseMs = options.reservationLeaseMs ?? 15 * 60_000;
     this.sessionTtlMs = options.sessionTtlMs ?? 4 * 60 * 60_000;
     this.maxStepsPerTurn = options.maxStepsPerTurn ?? 1000;
+    const depth = options.maxCallDepth;
+    this.maxCallDepth = depth !== undefined && depth >= 0 ? Math.floor(depth) : 16;
     this.failSafe = options.failSafe ?? { say: 'Sorry, something went wrong. Goodbye.' };
     this.lockouts = options.lockoutStore ?? new MemoryLockoutStore(this.clock);
     this.lockoutPolicy = { ...DEFAULT_LOCKOUT, ...options.lockout };
@@ -490,6 +506,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     if (runner.session.record.recordingPaused) live.record.recordingPaused = true;
     const child = this.runner(live, inputs, flow);
     this.emit(child, 'session.started', { kind: flow.kind, secure: flow.kind === 'secure', parentSessionId: runner.session.record.id });
+    child.continueStepsOf(runner);
     await child.begin();
     runner.commands.push(...child.commands);
     runner.path.push(...child.path);
@@ -644,7 +661,29 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   ): void {
     if (this.events.listenerCount(name) === 0) return;
     const full = redactor.redact({ sessionId, flow, at: this.clock.now(), ...payload }) as unknown as RuntimeEventMap[K];
-    (this.events.emit as (n: K, p: RuntimeEventMap[K]) => boolean)(name, full);
+    const outer = this.emitting;
+    this.emitting = redactor;
+    try {
+      (this.events.emit as (n: K, p: RuntimeEventMap[K]) => boolean)(name, full);
+    } finally {
+      this.emitting = outer;
+    }
+  }
+
+  /**
+   * A listener threw (RuntimeEvents caught it): an error log record with the event's name and
+   * the error's first line, redacted; never the payload, and never an `error` event (whose
+   * listener might throw in turn). The call goes on.
+   */
+  private listenerFailed(event: RuntimeEventName, error: unknown, where: { sessionId?: string; flow?: string }): void {
+    if (!this.logs('error')) return;
+    const redactor = this.emitting ?? this.baseRedactor;
+    const message = error instanceof Error ? error.message : String(error);
+    this.logger.write({
+      level: 'error',
+      msg: `a listener of the runtime event '${event}' threw; the call went on without it`,
+      fields: redactor.redact({ ...where, event, error: redactor.redactText((message.split('\n')[0] ?? '').trim()) }),
+    });
   }
 
   /** A mirror call outside a turn failed: say so (the turn-less twin of mirrorSafely). */

@@ -7,8 +7,12 @@ import { CALL_FIELDS } from '../expr/cel.js';
 import type { Wait } from './session.js';
 import type { Command, Speech } from './types.js';
 
-/** What running one state gives: a way out to take, a wait, or the end of the session. */
-export type Step = { take: string } | { wait: Wait } | { ended: true };
+/**
+ * What running one state gives: a way out to take, a wait, the end of the session, or a
+ * subflow whose start state is now current (`callFlow`: the turn's loop runs it next, so a
+ * chain of calls never nests on the JavaScript stack).
+ */
+export type Step = { take: string } | { wait: Wait } | { ended: true } | { entered: true };
 
 export type InvokeBody = { action: string; input?: Record<string, unknown>; output?: Record<string, unknown>; timeout?: string | number; retries?: number };
 export type TransferBody = {

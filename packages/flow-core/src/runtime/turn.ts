@@ -233,12 +233,22 @@ export class TurnRunner {
       this.enter();
       const step = await this.execute();
       if ('ended' in step) return;
+      if ('entered' in step) continue;
       if ('wait' in step) {
         this.top.wait = step.wait;
         return;
       }
       this.take(step.take);
     }
+  }
+
+  /**
+   * A session handed on to in this turn (a transfer to a flow, enterSecureFlow) goes on with
+   * the turn's count of states: a ring of flows that hand the call on without ever waiting on
+   * the caller ends at maxStepsPerTurn like any busy loop.
+   */
+  continueStepsOf(parent: TurnRunner): void {
+    this.steps = parent.steps;
   }
 
   private take(event: string): void {
@@ -539,17 +549,21 @@ export class TurnRunner {
   private async callFlow(body: { flow: string; inputs?: Record<string, unknown> }): Promise<Step> {
     const sub = this.rt.flows.get(body.flow);
     if (!sub) throw new FlowRuntimeError('FLOW_UNKNOWN', `${this.where()}: flow '${body.flow}' is not loaded`, this.stateName);
+    // Frames below the top are the calls in progress: the root flow's frame is not a call.
+    const depth = this.frames.length;
+    if (depth > this.rt.maxCallDepth) {
+      throw new FlowRuntimeError(
+        'CALL_DEPTH',
+        `${this.where()}: calling '${sub.flow}' would make ${depth} subflow calls in progress, more than the limit of ${this.rt.maxCallDepth}; does a flow call itself (directly or through others) before it returns?`,
+        this.stateName,
+      );
+    }
     const inputs: Record<string, unknown> = {};
     for (const [name, expr] of Object.entries(body.inputs ?? {})) inputs[name] = fromCelValue(this.evaluate(expr));
     this.top.machine = this.cursor.persist() as Frame['machine'];
     this.pushFrame(sub, inputs);
-    return this.executeEntered();
-  }
-
-  /** After pushing a frame, the new top's start state runs as the next step. */
-  private async executeEntered(): Promise<Step> {
-    this.enter();
-    return this.execute();
+    // The subflow's start state runs as the turn's next step (counted like any other).
+    return { entered: true };
   }
 
   private enter(): void {

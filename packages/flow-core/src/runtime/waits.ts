@@ -16,6 +16,14 @@ import type { CallEvent, Command, Speech } from './types.js';
 
 const DEFAULT_ATTEMPTS = 3;
 const DEFAULT_INPUT_TIMEOUT_MS = 5000;
+/**
+ * The most digits a collect takes when its `digits` give no `max` or `length` (the most the
+ * schema lets a flow ask for): the provider is told to stop there, and a longer answer is a
+ * no match, never stored.
+ */
+export const DEFAULT_MAX_DIGITS = 64;
+/** The longest speech transcript a collect takes, in characters; a longer one is a no match. */
+export const MAX_SPEECH_CHARS = 1000;
 
 /** The waiting states of one turn. */
 export class WaitingStates {
@@ -42,12 +50,14 @@ export class WaitingStates {
     } else if (typeof body.digits === 'number') {
       cmd.minDigits = body.digits;
       cmd.maxDigits = body.digits;
-    } else if (body.digits) {
-      const min = body.digits.length ?? body.digits.min;
-      const max = body.digits.length ?? body.digits.max;
+    } else {
+      const min = body.digits?.length ?? body.digits?.min;
+      const max = body.digits?.length ?? body.digits?.max;
       if (min !== undefined) cmd.minDigits = min;
+      // Keys are the caller's to press: without a maximum the provider would take any number of them.
       if (max !== undefined) cmd.maxDigits = max;
-      if (body.digits.finishOnKey !== undefined) cmd.finishOnKey = body.digits.finishOnKey;
+      else if (cmd.input !== 'speech') cmd.maxDigits = DEFAULT_MAX_DIGITS;
+      if (body.digits?.finishOnKey !== undefined) cmd.finishOnKey = body.digits.finishOnKey;
     }
     if (body.speech?.hints) cmd.hints = body.speech.hints;
     return cmd;
@@ -160,7 +170,7 @@ export class WaitingStates {
           this.clearTries();
           return { take: optionEvent(key) };
         }
-      } else if (this.valid(raw, body as CollectBody)) {
+      } else if (this.valid(raw, body as CollectBody, event.type)) {
         this.clearTries();
         this.t.assign((body as CollectBody).into, raw);
         return { take: 'success' };
@@ -197,10 +207,11 @@ export class WaitingStates {
     return { wait };
   }
 
-  valid(value: string, body: CollectBody): boolean {
+  valid(value: string, body: CollectBody, kind: 'digits' | 'speech'): boolean {
     const d = body.digits;
     const min = d?.length ?? d?.min;
     const max = d?.length ?? d?.max;
+    if (kind === 'digits' ? value.length > (max ?? DEFAULT_MAX_DIGITS) : value.length > MAX_SPEECH_CHARS) return false;
     if (min !== undefined && value.length < min) return false;
     if (max !== undefined && value.length > max) return false;
     if (body.validate === undefined) return true;

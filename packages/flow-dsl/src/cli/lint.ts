@@ -3,14 +3,16 @@
  * `callflow.config.yaml`, and report in the chosen format. Exit 0 clean (or warnings within
  * --max-warnings), 1 problems, 2 when the run itself could not be done.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ProjectConfig } from '@callflow/flow-core';
 import { loadConfigText } from '../load/load-flow.js';
+import { readSource } from '../load/source-size.js';
 import { lint, summarise } from '../lint/engine.js';
 import { FORMAT_NAMES, formatterByName } from '../lint/formatters/index.js';
 import { displayPath } from '../lint/formatters/paths.js';
+import { escapeLinesForTerminal } from '../lint/formatters/terminal-text.js';
 import { findTargetFiles, groupIntoProjects } from '../lint/project-files.js';
 import { RULES } from '../lint/rules/index.js';
 import type { LintResult } from '../lint/types.js';
@@ -107,14 +109,16 @@ async function runLint(args: string[], io: CliIO): Promise<number> {
     }
     const targets = [];
     for (const file of project.targets) {
-      const text = readText(file);
-      if (text === undefined) return fail(`cannot read ${displayPath(file, io.cwd)}`);
-      targets.push({ file, text });
+      const read = readSource(file);
+      if ('unreadable' in read) return fail(`cannot read ${displayPath(file, io.cwd)}`);
+      // A file over the size limit is reported from its size alone (it is never read).
+      if ('tooLarge' in read) results.push(summarise(file, [read.tooLarge]));
+      else targets.push({ file, text: read.text });
     }
-    // Other flows that cannot be read are left out: they are not reported on.
+    // Other flows that cannot be read (or are too large to) are left out: they are not reported on.
     const others = project.others.flatMap((file) => {
-      const text = readText(file);
-      return text === undefined ? [] : [{ file, text }];
+      const read = readSource(file);
+      return 'text' in read ? [{ file, text: read.text }] : [];
     });
     results.push(
       ...lint({ targets, others, ...(config ? { config } : {}), ...(project.configFile ? { configFile: project.configFile } : {}) }),
@@ -158,25 +162,19 @@ async function runLint(args: string[], io: CliIO): Promise<number> {
 
 /** The config, or an exit code after printing why it is unusable. */
 function readConfig(file: string, io: CliIO): ProjectConfig | number {
-  const text = readText(file);
+  const read = readSource(file);
   const shown = displayPath(file, io.cwd);
-  if (text === undefined) {
+  if ('unreadable' in read) {
     io.stderr.write(`callflow lint: cannot read config ${shown}\n`);
     return EXIT.usage;
   }
-  const loaded = loadConfigText(text, file, { ruleNames: RULES.map((r) => r.meta.name) });
+  const loaded = 'text' in read
+    ? loadConfigText(read.text, file, { ruleNames: RULES.map((r) => r.meta.name) })
+    : { valid: false, config: {}, diagnostics: [read.tooLarge] };
   if (!loaded.valid) {
-    for (const d of loaded.diagnostics) io.stderr.write(`${shown}:${d.line}:${d.column}: ${d.message}\n`);
+    for (const d of loaded.diagnostics) io.stderr.write(`${escapeLinesForTerminal(`${shown}:${d.line}:${d.column}: ${d.message}`)}\n`);
     io.stderr.write(`callflow lint: the config ${shown} is not valid\n`);
     return EXIT.usage;
   }
   return loaded.config;
-}
-
-function readText(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
 }

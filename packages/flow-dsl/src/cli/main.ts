@@ -2,6 +2,7 @@
  * The `callflow` executable. Adding a command: write src/cli/<name>.ts exporting a Command,
  * and add it to COMMANDS below.
  */
+import { escapeForTerminal } from '../lint/formatters/terminal-text.js';
 import { processIO, type Command } from './io.js';
 import { lintCommand } from './lint.js';
 import { runCli } from './run.js';
@@ -13,7 +14,7 @@ const COMMANDS: readonly Command[] = [lintCommand, schemaCommand, simulateComman
 
 function internalError(error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`callflow: internal error: ${(message.split('\n')[0] ?? '').trim()}\n`);
+  process.stderr.write(`callflow: internal error: ${escapeForTerminal((message.split('\n')[0] ?? '').trim())}\n`);
   process.exit(2);
 }
 

@@ -3,6 +3,7 @@
  * into an exit code and one line on stderr: usage mistakes exit 2 with a hint, and anything
  * unexpected is `callflow: internal error: <message>` (exit 2), never a stack trace.
  */
+import { escapeForTerminal } from '../lint/formatters/terminal-text.js';
 import { EXIT, UsageError, type CliIO, type Command } from './io.js';
 import { VERSION } from './version.js';
 
@@ -75,7 +76,8 @@ function isParseArgsError(error: unknown): boolean {
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
 }
 
+/** The first line of an error's message, escaped for the terminal (it may quote a flow file). */
 function messageOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return (message.split('\n')[0] ?? '').trim() || 'unknown error';
+  return escapeForTerminal((message.split('\n')[0] ?? '').trim()) || 'unknown error';
 }

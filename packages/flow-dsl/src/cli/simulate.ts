@@ -9,8 +9,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { simulate, type Flow, type MockResult, type SimulationResult, type TranscriptLine } from '@callflow/flow-core';
+import { FlowInputError, simulate, type Flow, type MockResult, type SimulationResult, type TranscriptLine } from '@callflow/flow-core';
 import { formatterByName } from '../lint/formatters/index.js';
+import { escapeJsonText, escapeLinesForTerminal } from '../lint/formatters/terminal-text.js';
 import { loadProject } from '../project/load-project.js';
 import { RULES } from '../lint/rules/index.js';
 import { VERSION } from './version.js';
@@ -76,7 +77,7 @@ async function runSimulate(args: string[], io: CliIO): Promise<number> {
 
   const project = loadProject([file], values.config ? { configFile: resolve(io.cwd, values.config) } : {});
   if (project.configDiagnostics.length > 0) {
-    for (const d of project.configDiagnostics) io.stderr.write(`${project.configFile}:${d.line}:${d.column}: ${d.message}\n`);
+    for (const d of project.configDiagnostics) io.stderr.write(`${escapeLinesForTerminal(`${project.configFile}:${d.line}:${d.column}: ${d.message}`)}\n`);
     return EXIT.usage;
   }
   const result = project.lintResults[0]!;
@@ -115,7 +116,8 @@ async function runSimulate(args: string[], io: CliIO): Promise<number> {
   }
 
   const flowInputs = readFlowInputs(flow, values['flow-input'] ?? []);
-  const write = (text: string) => (format === 'text' ? io.stdout.write(text) : undefined);
+  // Prompts, names and values come from flow files: no control character of theirs reaches the terminal raw.
+  const write = (text: string) => (format === 'text' ? io.stdout.write(escapeLinesForTerminal(text)) : undefined);
   let interactive: LineReader | undefined;
   if (values.interactive) interactive = lineReader();
   if (format === 'text') write(`flow ${flow.flow} (${flow.kind}${flow.kind === 'secure' ? `, reservation: ${flow.reservation ?? 'agent'}` : ''})\n`);
@@ -140,6 +142,10 @@ async function runSimulate(args: string[], io: CliIO): Promise<number> {
           }
         : {}),
     }, flow.flow);
+  } catch (error) {
+    // Inputs the flow cannot take (a wrong type, nested too deep) are the command line's to fix.
+    if (error instanceof FlowInputError) throw new UsageError(error.message);
+    throw error;
   } finally {
     interactive?.close();
   }
@@ -147,7 +153,7 @@ async function runSimulate(args: string[], io: CliIO): Promise<number> {
     const out: Record<string, unknown> = { flow: sim.flow, path: sim.path, transcript: sim.transcript, end: sim.end };
     if (sim.error) out.error = sim.error;
     if (sim.unmocked.length > 0) out.unmocked = sim.unmocked;
-    io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    io.stdout.write(`${escapeJsonText(JSON.stringify(out, null, 2))}\n`);
   } else {
     write(`path: ${sim.path.join(' → ')}\n`);
     write(`end: ${renderEnd(sim.end)}\n`);

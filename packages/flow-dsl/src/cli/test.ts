@@ -10,6 +10,7 @@ import { statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { filesUnder } from '../lint/project-files.js';
 import { runFlowTests, isTestFileName, type TestRunResult } from '../testing/flow-tests.js';
+import { escapeJsonText, escapeLinesForTerminal } from '../lint/formatters/terminal-text.js';
 import { EXIT, UsageError, type CliIO, type Command } from './io.js';
 
 const USAGE = [
@@ -55,9 +56,10 @@ async function runTest(args: string[], io: CliIO): Promise<number> {
   const run = await runFlowTests(files);
   const low = min === undefined ? [] : run.coverage.filter((c) => pct(c.states) < min! || pct(c.transitions) < min!);
   if (format === 'json') {
-    io.stdout.write(`${JSON.stringify(toJson(run, io.cwd, min, low.map((c) => c.flow)), null, 2)}\n`);
+    io.stdout.write(`${escapeJsonText(JSON.stringify(toJson(run, io.cwd, min, low.map((c) => c.flow)), null, 2))}\n`);
   } else {
-    io.stdout.write(renderText(run, io.cwd, min, low.map((c) => c.flow)));
+    // Test names, paths and messages quote flow and test files: escaped for the terminal.
+    io.stdout.write(escapeLinesForTerminal(renderText(run, io.cwd, min, low.map((c) => c.flow))));
   }
   return run.failed > 0 || low.length > 0 ? EXIT.problems : EXIT.ok;
 }

@@ -13,6 +13,7 @@ import { CORE_SCHEMA, load as loadFast } from 'js-yaml';
 import { LineCounter, isMap, isSeq, parseDocument, type Node } from 'yaml';
 import type { Diagnostic } from '../lint/types.js';
 import { SourceMap, keyString, type NodePath } from './source-map.js';
+import { textTooLarge } from './source-size.js';
 
 /** The result of reading one YAML file. */
 export interface ParsedYaml {
@@ -36,8 +37,17 @@ const NEEDS_FULL_PATH = /(?:^[ \t]*|[:?-][ \t]+|[[{,][ \t]*)[&*!][^\s,\]}]/m;
 
 const DOCUMENT_OPTIONS = { uniqueKeys: false, prettyErrors: false, version: '1.2' } as const;
 
+/**
+ * How far aliases may expand (the `yaml` package's count: the uses of an anchor times the
+ * aliases inside what it names). Plenty for a flow that reuses a prompt or a map; a file
+ * whose aliases nest to multiply (a "billion laughs" bomb) is refused long before it costs.
+ */
+export const MAX_ALIAS_COUNT = 100;
+
 /** Parse YAML text; never throws. */
 export function parseYaml(text: string, file: string): ParsedYaml {
+  const tooLarge = textTooLarge(text, file);
+  if (tooLarge) return { data: undefined, source: new SourceMap(file, text, undefined), diagnostics: [tooLarge] };
   if (!NEEDS_FULL_PATH.test(text)) {
     try {
       const data = loadFast(text, { schema: CORE_SCHEMA, json: false, filename: file });
@@ -79,7 +89,7 @@ function parseFully(text: string, file: string): ParsedYaml {
   let data: unknown;
   try {
     // maxAliasCount guards against alias bombs ("billion laughs").
-    data = doc.toJS({ maxAliasCount: 100 });
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (error) {
     return unreadable(source, diagnostics, error);
   }
@@ -88,11 +98,14 @@ function parseFully(text: string, file: string): ParsedYaml {
 
 /** The file could not be read as YAML at all (too deep, an alias bomb...): one fatal diagnostic. */
 function unreadable(source: SourceMap, diagnostics: Diagnostic[], error: unknown): ParsedYaml {
+  const why = firstLine(error);
   diagnostics.push({
     ruleId: 'schema',
     severity: 2,
     fatal: true,
-    message: `YAML could not be read: ${firstLine(error)}`,
+    message: /excessive alias count/i.test(why)
+      ? `YAML could not be read: its aliases (*name) would expand into more than ${MAX_ALIAS_COUNT} copies of what they name (an alias bomb, "billion laughs"); write the values out, or alias less`
+      : `YAML could not be read: ${why}`,
     ...source.fileStart(),
   });
   return { data: undefined, source, diagnostics };

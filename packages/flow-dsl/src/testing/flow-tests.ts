@@ -15,13 +15,13 @@
  *       end: { type: returnToAgent, outputs: { paymentRef: PAY-1 } }
  * ```
  */
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { ACTIONS, actionOf, simulate, transitionsOf, type Flow, type SimulationResult } from '@callflow/flow-core';
+import { basename, dirname } from 'node:path';
+import { ACTIONS, FlowInputError, actionOf, simulate, transitionsOf, type Flow, type SimulationResult } from '@callflow/flow-core';
 import { z } from 'zod';
 import { flowFilesIn, flowFilesUnder, findConfigFile } from '../lint/project-files.js';
 import type { Diagnostic } from '../lint/types.js';
 import { parseYaml } from '../load/parse-yaml.js';
+import { readSource } from '../load/source-size.js';
 import { loadProject, type LoadedProject } from '../project/load-project.js';
 
 const Input = z.union([z.string(), z.number()]);
@@ -173,14 +173,12 @@ export async function runFlowTests(files: readonly string[]): Promise<TestRunRes
   const coverage = new Map<string, CoverageTracker>();
 
   for (const file of files) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      results.push({ file, problems: [problem(`cannot read ${file}`)], cases: [] });
+    const source = readSource(file);
+    if (!('text' in source)) {
+      results.push({ file, problems: ['tooLarge' in source ? source.tooLarge : problem(`cannot read ${file}`)], cases: [] });
       continue;
     }
-    const { test, problems } = readTestFile(text, file);
+    const { test, problems } = readTestFile(source.text, file);
     if (!test) {
       results.push({ file, problems, cases: [] });
       continue;
@@ -192,21 +190,33 @@ export async function runFlowTests(files: readonly string[]): Promise<TestRunRes
       continue;
     }
     const flowFile = project.fileOf.get(test.flow);
-    const lintErrors = project.lintResults.find((r) => r.filePath === flowFile)?.errorCount ?? 0;
+    const linted = project.lintResults.find((r) => r.filePath === flowFile);
+    const lintErrors = linted?.errorCount ?? 0;
     if (lintErrors > 0) {
-      results.push({ file, flow: test.flow, problems: [problem(`flow '${test.flow}' does not lint clean (${lintErrors} error(s)); run callflow lint`)], cases: [] });
+      // The first error says what to fix without another run.
+      const first = linted!.messages.find((m) => m.severity === 2);
+      const where = first ? `, first ${basename(flowFile!)}:${first.line}:${first.column} ${first.message} (${first.ruleId})` : '';
+      results.push({ file, flow: test.flow, problems: [problem(`flow '${test.flow}' does not lint clean (${lintErrors} error(s)${where}); run callflow lint`)], cases: [] });
       continue;
     }
     trackerFor(coverage, flow, flowFile);
     const cases: TestCaseResult[] = [];
     for (const t of test.tests) {
-      const sim = await simulate([...project.flows.values()], {
-        inputs: (t.inputs ?? []).map(String),
-        actions: (t.actions ?? {}) as Record<string, Record<string, unknown>>,
-        flowInputs: t.flowInputs ?? {},
-        ...(t.call ? { call: { ...t.call, provider: 'simulator' } } : {}),
-        ...(t.lockout ? { lockout: t.lockout } : {}),
-      }, test.flow);
+      let sim: SimulationResult;
+      try {
+        sim = await simulate([...project.flows.values()], {
+          inputs: (t.inputs ?? []).map(String),
+          actions: (t.actions ?? {}) as Record<string, Record<string, unknown>>,
+          flowInputs: t.flowInputs ?? {},
+          ...(t.call ? { call: { ...t.call, provider: 'simulator' } } : {}),
+          ...(t.lockout ? { lockout: t.lockout } : {}),
+        }, test.flow);
+      } catch (error) {
+        // flowInputs the flow cannot take (a wrong type, nested too deep): this test's failure, not the run's.
+        if (!(error instanceof FlowInputError)) throw error;
+        cases.push({ name: t.name, passed: false, failures: [`flowInputs: ${error.message}`] });
+        continue;
+      }
       for (const step of sim.trace) {
         const f = project.flows.get(step.flow);
         if (f) trackerFor(coverage, f, project.fileOf.get(step.flow));

@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import type { Diagnostic } from '../types.js';
+import { escapeJsonText } from './terminal-text.js';
 import type { Formatter } from './types.js';
 
 /** One message in ESLint's shape. */
@@ -32,7 +33,7 @@ export interface JsonResult {
 }
 
 /** The results as ESLint's JSON formatter writes them. */
-export const json: Formatter = (results, context) => JSON.stringify(toJsonResults(results, context.cwd));
+export const json: Formatter = (results, context) => escapeJsonText(JSON.stringify(toJsonResults(results, context.cwd)));
 
 /** The objects `json` serialises (for callers that want them unserialised). */
 export function toJsonResults(results: Parameters<Formatter>[0], cwd: string): JsonResult[] {

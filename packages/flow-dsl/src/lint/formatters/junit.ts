@@ -5,6 +5,7 @@
  */
 import type { Diagnostic } from '../types.js';
 import { displayPath } from './paths.js';
+import { escapeXmlControls } from './terminal-text.js';
 import type { Formatter } from './types.js';
 
 /** The results as one JUnit test suite. */
@@ -41,13 +42,19 @@ function describe(m: Diagnostic): string {
   return `${m.line}:${m.column} ${m.ruleId} ${m.message}`;
 }
 
-/** Escape text for XML content and attributes; drop characters XML 1.0 cannot hold. */
+/**
+ * Escape text for XML content and attributes: characters XML 1.0 cannot hold become U+FFFD;
+ * CR, DEL, C1 and the bidi controls, which it can, become character references (the same
+ * text to an XML reader, nothing raw for a terminal that prints the file).
+ */
 export function escapeXml(text: string): string {
-  return text
-    .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
+  return escapeXmlControls(
+    text
+      .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&apos;'),
+  );
 }

@@ -6,6 +6,7 @@
 import { pathToFileURL } from 'node:url';
 import type { Rule } from '../types.js';
 import { displayPath } from './paths.js';
+import { escapeJsonText } from './terminal-text.js';
 import type { Formatter } from './types.js';
 
 /** Where callflow's docs live: rule pages are `<home>/docs/rules/<rule>`. */
@@ -76,7 +77,7 @@ export const sarif: Formatter = (results, context) => {
       },
     ],
   };
-  return JSON.stringify(log, null, 2);
+  return escapeJsonText(JSON.stringify(log, null, 2));
 };
 
 function describeRule(rule: Rule): RuleDescriptor {

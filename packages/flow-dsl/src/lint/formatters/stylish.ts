@@ -1,10 +1,12 @@
 /**
  * The `stylish` formatter: ESLint's default look. A file's path, then one aligned line per
  * problem (`  12:5  error  message  rule-id`), then `✖ N problems (E errors, W warnings)`.
- * Nothing at all when there is no problem.
+ * Nothing at all when there is no problem. Control characters from the flow file are shown
+ * escaped (terminal-text.ts).
  */
 import type { Diagnostic } from '../types.js';
 import { displayPath } from './paths.js';
+import { escapeForTerminal } from './terminal-text.js';
 import type { Formatter } from './types.js';
 
 type Paint = (text: string) => string;
@@ -24,7 +26,7 @@ export const stylish: Formatter = (results, context) => {
     if (result.messages.length === 0) continue;
     errors += result.errorCount;
     warnings += result.warningCount;
-    output += `${paint.underline(displayPath(result.filePath, context.cwd))}\n`;
+    output += `${paint.underline(escapeForTerminal(displayPath(result.filePath, context.cwd)))}\n`;
     output += `${table(result.messages, paint)}\n\n`;
   }
   const total = errors + warnings;
@@ -42,8 +44,9 @@ function table(messages: readonly Diagnostic[], paint: Record<'dim' | 'red' | 'y
     line: String(m.line),
     column: String(m.column),
     type: m.severity === 2 || m.fatal ? 'error' : 'warning',
-    message: m.message.replace(/([^ ])\.$/, '$1'),
-    rule: m.ruleId,
+    // Messages quote the flow file (names, values): nothing in it may drive the terminal.
+    message: escapeForTerminal(m.message.replace(/([^ ])\.$/, '$1')),
+    rule: escapeForTerminal(m.ruleId),
   }));
   const width = (pick: (r: (typeof rows)[number]) => string) => Math.max(...rows.map((r) => pick(r).length));
   const lineWidth = width((r) => r.line);

@@ -4,8 +4,9 @@
  */
 import type { Rule } from '../types.js';
 import { rule as duplicateFlow } from './duplicate-flow.js';
+import { rule as recursiveFlow } from './recursive-flow.js';
 import { rule as unknownAction } from './unknown-action.js';
 import { rule as unknownFlow } from './unknown-flow.js';
 import { rule as unknownTarget } from './unknown-target.js';
 
-export const PROJECT_RULES: readonly Rule[] = [unknownFlow, duplicateFlow, unknownTarget, unknownAction];
+export const PROJECT_RULES: readonly Rule[] = [unknownFlow, duplicateFlow, recursiveFlow, unknownTarget, unknownAction];
