@@ -172,7 +172,18 @@ export {
   type ActionCallOptions,
 } from './actions/data-action.js';
 export { Redactor, REDACTED, luhnValid, type RedactorOptions } from './secure/redact.js';
-export { seal, open, keyRing, ephemeralKeyRing, isSealed, SecretsError, type Sealed, type SecretsProvider } from './secure/crypto.js';
+export {
+  seal,
+  open,
+  keyRing,
+  ephemeralKeyRing,
+  checkSecrets,
+  isSealed,
+  SecretsError,
+  type SecretsErrorCode,
+  type Sealed,
+  type SecretsProvider,
+} from './secure/crypto.js';
 export {
   MemoryReservationStore,
   type Reservation,

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { ActionRegistry, type ActionCaller, type DataActionDefinition } from '../actions/data-action.js';
 import type { Flow } from '../model/flow.js';
-import { ephemeralKeyRing, open, seal, type SecretsProvider } from '../secure/crypto.js';
+import { checkSecrets, ephemeralKeyRing, open, seal, type SecretsProvider } from '../secure/crypto.js';
 import { DEFAULT_LOCKOUT, MemoryLockoutStore, type LockoutPolicy, type LockoutStore } from '../secure/otp.js';
 import { Redactor, type RedactorOptions } from '../secure/redact.js';
 import {
@@ -24,7 +24,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { FailSafe, RuntimeContext } from './context.js';
 import { RuntimeEvents, type EventBase, type RuntimeEventMap, type RuntimeEventName } from './events.js';
 import { silentLogger, type LogLevel, type Logger } from './logger.js';
-import { deserializeSession, serializeSession, type HeldReservation, type LiveSession, type SessionRecord } from './session.js';
+import { deserializeSession, replayContext, serializeSession, type HeldReservation, type LiveSession, type SessionRecord } from './session.js';
 import {
   OUTAGE_END,
   OutageLedger,
@@ -55,7 +55,10 @@ export interface RuntimeOptions {
   reservationMirror?: ReservationMirror;
   logger?: Logger;
   clock?: Clock;
-  /** Keys that seal the secure slot (default: one random key for this process). */
+  /**
+   * Keys that seal the secure slot (default: one random key for this process). The current key
+   * is checked once here: missing, or not 32 bytes, and `createRuntime` throws `SecretsError`.
+   */
   secrets?: SecretsProvider;
   redaction?: RedactorOptions;
   /** How long an agent stays reserved at most, ms (default 15 minutes). */
@@ -180,7 +183,7 @@ interface TurnScope {
   request?: HandleOptions;
 }
 
-/** Build a runtime. Throws FlowValidationError when a flow cannot run. */
+/** Build a runtime. Throws FlowValidationError when a flow cannot run, SecretsError when the current key is unusable. */
 export function createRuntime(options: RuntimeOptions): Runtime {
   return new CallflowRuntime(options);
 }
@@ -242,6 +245,8 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     this.mirror = options.reservationMirror;
     this.logger = options.logger ?? silentLogger;
     this.secrets = options.secrets ?? ephemeralKeyRing();
+    // At start-up, not on the first secure value a caller keys in.
+    checkSecrets(this.secrets);
     this.baseRedactor = new Redactor(options.redaction);
     this.leaseMs = options.reservationLeaseMs ?? 15 * 60_000;
     this.sessionTtlMs = options.sessionTtlMs ?? 4 * 60 * 60_000;
@@ -554,7 +559,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     if (!repeat && !late) return undefined;
     try {
       // A live session keeps it in its secure slot (opened already); an ended one, sealed on its own.
-      const stored = live.slot.replay ?? (r.replay ? open<Turn>(r.replay, this.secrets) : undefined);
+      const stored = live.slot.replay ?? (r.replay ? open<Turn>(r.replay, this.secrets, replayContext(r.id)) : undefined);
       return stored ? { ...stored, replayed: true, ...(late ? { late: true } : {}) } : undefined;
     } catch {
       return undefined;
@@ -575,7 +580,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
       // A live session's replay rides in its secure slot, sealed with it (one seal a turn);
       // an ended session's slot is wiped, so its replay is sealed on its own.
       if (turn.status === 'ended') {
-        runner.session.record.replay = seal(keep, this.secrets);
+        runner.session.record.replay = seal(keep, this.secrets, replayContext(runner.session.record.id));
       } else {
         runner.session.slot.replay = keep;
         delete runner.session.record.replay;
