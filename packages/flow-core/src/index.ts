@@ -144,6 +144,8 @@ export {
   AgentBusyError,
   ConcurrentTurnError,
   FlowInputError,
+  SessionRecordError,
+  type SessionRecordErrorCode,
   type Runtime,
   type RuntimeOptions,
   type StartSessionOptions,

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { ActionRegistry, type ActionCaller, type DataActionDefinition } from '../actions/data-action.js';
 import type { Flow } from '../model/flow.js';
-import { checkSecrets, ephemeralKeyRing, open, seal, type SecretsProvider } from '../secure/crypto.js';
+import { checkSecrets, ephemeralKeyRing, seal, type SecretsProvider } from '../secure/crypto.js';
 import { DEFAULT_LOCKOUT, MemoryLockoutStore, type LockoutPolicy, type LockoutStore } from '../secure/otp.js';
 import { Redactor, type RedactorOptions } from '../secure/redact.js';
 import {
@@ -25,6 +25,7 @@ import type { FailSafe, RuntimeContext } from './context.js';
 import { RuntimeEvents, type EventBase, type RuntimeEventMap, type RuntimeEventName } from './events.js';
 import { silentLogger, type LogLevel, type Logger } from './logger.js';
 import { deserializeSession, replayContext, serializeSession, type HeldReservation, type LiveSession, type SessionRecord } from './session.js';
+import { openStored, salvage } from './session-record.js';
 import {
   OUTAGE_END,
   OutageLedger,
@@ -36,11 +37,11 @@ import {
   type OutageEntry,
 } from './recovery.js';
 import { TurnRunner, createFrame } from './turn.js';
-import { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError } from './errors.js';
+import { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError, SessionRecordError, type SessionRecordErrorCode } from './errors.js';
 import { inputProblems } from './inputs.js';
 import { validateFlows } from './validate-flows.js';
 
-export { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError };
+export { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError, SessionRecordError, type SessionRecordErrorCode };
 import type { CallEvent, CallInfo, Command, Turn } from './types.js';
 
 /** How a runtime is put together: every port has an embedded in-memory default. */
@@ -340,9 +341,16 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   private async runTurn(sessionId: string, event: CallEvent, options: HandleOptions, scope: TurnScope): Promise<Turn> {
     const stored = await this.store.get(sessionId);
     if (!stored) throw new SessionNotFoundError(sessionId);
-    const live = this.open(sessionId, stored.value, stored.version);
+    let live: LiveSession;
+    let replay: Turn | undefined;
+    try {
+      live = this.open(sessionId, stored.value, stored.version);
+      replay = this.replayOf(live, options.requestId, options.requestOrder);
+    } catch (error) {
+      if (error instanceof SessionRecordError) await this.refuseRecord(sessionId, stored.value, error);
+      throw error;
+    }
     scope.live = live;
-    const replay = this.replayOf(live, options.requestId, options.requestOrder);
     if (replay) return replay;
     const runner = new TurnRunner(this, live, this.redactorFor(live));
     if (live.record.status === 'ended') {
@@ -409,7 +417,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   async inspect(sessionId: string): Promise<SessionView | undefined> {
     const stored = await this.store.get(sessionId);
     if (!stored) return undefined;
-    const live = deserializeSession(stored.value, stored.version, this.secrets);
+    const live = deserializeSession(sessionId, stored.value, stored.version, this.secrets, this.flows);
     const { sealed: _sealed, ...view } = live.record;
     return this.redactorFor(live).redact(view);
   }
@@ -557,13 +565,10 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     const repeat = requestId !== undefined && r.lastRequestId === requestId;
     const late = !repeat && order !== undefined && r.lastRequestOrder !== undefined && order < r.lastRequestOrder;
     if (!repeat && !late) return undefined;
-    try {
-      // A live session keeps it in its secure slot (opened already); an ended one, sealed on its own.
-      const stored = live.slot.replay ?? (r.replay ? open<Turn>(r.replay, this.secrets, replayContext(r.id)) : undefined);
-      return stored ? { ...stored, replayed: true, ...(late ? { late: true } : {}) } : undefined;
-    } catch {
-      return undefined;
-    }
+    // A live session keeps it in its secure slot (opened already); an ended one, sealed on its
+    // own for this session: one that does not open here is refused like a damaged slot.
+    const stored = live.slot.replay ?? (r.replay ? openStored<Turn>(r.replay, this.secrets, replayContext(r.id), r.id, 'replay') : undefined);
+    return stored ? { ...stored, replayed: true, ...(late ? { late: true } : {}) } : undefined;
   }
 
   private async complete(runner: TurnRunner): Promise<Turn> {
@@ -616,7 +621,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     const kept = this.openSessions.get(sessionId);
     if (kept && kept.version === version && kept.text === text) return kept.live;
     if (kept) this.openSessions.delete(sessionId);
-    return deserializeSession(text, version, this.secrets);
+    return deserializeSession(sessionId, text, version, this.secrets, this.flows);
   }
 
   private emitFor<K extends RuntimeEventName>(
@@ -719,6 +724,34 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     if (announce) this.emitFor(sessionId, flow, this.baseRedactor, 'error', { code: STORE_UNAVAILABLE, message: STORE_UNAVAILABLE_MESSAGE });
   }
 
+  /**
+   * A stored record was refused (`SessionRecordError`): say so (`error` with its code; the
+   * message names no value of the record) and let go of the agent it holds, when the
+   * reservation store still has that agent reserved for this session under that token (a
+   * record's word alone releases nobody). The record is left as it is for a person to look at:
+   * every turn of it is refused, and its time to live removes it. How many agents it released.
+   */
+  private async refuseRecord(sessionId: string, text: string, error: SessionRecordError): Promise<number> {
+    this.openSessions.delete(sessionId);
+    const { flow, agent } = salvage(text, this.flows);
+    this.emitFor(sessionId, flow, this.baseRedactor, 'error', { code: error.code, message: error.message });
+    // The record's reservation, and any this process granted the session (a record too damaged to name it).
+    const claims = agent ? [agent] : [];
+    for (const [agentId, h] of this.held) if (h.sessionId === sessionId && h.token !== agent?.token) claims.push({ agentId, token: h.token });
+    let released = 0;
+    for (const { agentId, token } of claims) {
+      try {
+        const current = await this.reservations.get(agentId);
+        if (current?.sessionId !== sessionId || current.token !== token) continue;
+        if (await this.releaseByToken(sessionId, flow, { agentId, token, expiresAt: current.expiresAt }, this.baseRedactor)) released++;
+      } catch (failure) {
+        // Unreachable: the recovery releases it once the store answers. Anything else: its lease ends it.
+        if (isStoreOutage(failure)) this.storeFailed(this.scopes.get(sessionId), sessionId, undefined, { agentId, token, expiresAt: 0 }, true);
+      }
+    }
+    return released;
+  }
+
   /** End what store outages left behind, one run at a time; how many agents it released. */
   private recover(): Promise<number> {
     if (this.outages.size === 0) return Promise.resolve(0);
@@ -755,20 +788,26 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   private async recoverSession(entry: OutageEntry): Promise<number> {
     let released = 0;
     if (entry.agent) {
-      if (await this.releaseAfterOutage(entry.sessionId, entry.flow, entry.agent, this.baseRedactor)) released++;
+      if (await this.releaseByToken(entry.sessionId, entry.flow, entry.agent, this.baseRedactor)) released++;
       entry.agent = undefined;
     }
     // No wait for a lock another turn holds (or the failed turn left to its TTL): the next round tries again.
     return this.serialized(entry.sessionId, true, async () => {
       const stored = await this.store.get(entry.sessionId);
       if (!stored) return released;
-      const live = deserializeSession(stored.value, stored.version, this.secrets);
+      let live: LiveSession;
+      try {
+        live = deserializeSession(entry.sessionId, stored.value, stored.version, this.secrets, this.flows);
+      } catch (error) {
+        if (!(error instanceof SessionRecordError)) throw error;
+        return released + (await this.refuseRecord(entry.sessionId, stored.value, error));
+      }
       const record = live.record;
       // Ended meanwhile (a hang-up), or a turn ran after the outage: it is not ours to end.
       if (record.status === 'ended' || wentOnAfter(entry, { version: stored.version, record })) return released;
       const redactor = this.redactorFor(live);
       // The agent first: a write that fails next leaves the session to the next try, never the agent reserved.
-      if (record.agent && (await this.releaseAfterOutage(record.id, record.flow, record.agent, redactor))) released++;
+      if (record.agent && (await this.releaseByToken(record.id, record.flow, record.agent, redactor))) released++;
       endAfterOutage(live);
       await this.save(live);
       if (record.kind === 'secure') this.emitFor(record.id, record.flow, redactor, 'secure.exited', { reason: OUTAGE_END.type });
@@ -777,8 +816,8 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     }, 0);
   }
 
-  /** Release a reservation by its token after an outage; true when this released it (then it is announced). */
-  private async releaseAfterOutage(sessionId: string, flow: string, agent: HeldReservation, redactor: Redactor): Promise<boolean> {
+  /** Release a reservation by its token (after an outage, for a refused record); true when this released it (then it is announced). */
+  private async releaseByToken(sessionId: string, flow: string, agent: HeldReservation, redactor: Redactor): Promise<boolean> {
     const released = await this.reservations.release(agent.agentId, agent.token);
     const mine = this.held.get(agent.agentId);
     // A lease that ran out during the outage stays for sweep to announce as expired.

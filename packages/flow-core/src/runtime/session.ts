@@ -6,8 +6,9 @@
  * for its session (`session:<id>`), an ended session's replay for it too (`replay:<id>`): moved
  * to another session's record, neither opens.
  */
-import type { FlowKindName } from '../model/flow.js';
-import { open, seal, type Sealed, type SecretsProvider } from '../secure/crypto.js';
+import type { Flow, FlowKindName } from '../model/flow.js';
+import { seal, type Sealed, type SecretsProvider } from '../secure/crypto.js';
+import { openStored, readSessionRecord } from './session-record.js';
 import type { CallInfo, SessionEnd } from './types.js';
 
 /** What a waiting state waits for, and how many tries it has used. */
@@ -110,10 +111,21 @@ export function serializeSession(session: LiveSession, secrets: SecretsProvider)
   return JSON.stringify(record);
 }
 
-/** Read a stored session and open its secure slot. */
-export function deserializeSession(text: string, version: number, secrets: SecretsProvider): LiveSession {
-  const record = JSON.parse(text) as SessionRecord;
-  const slot: SecureSlot =
-    record.sealed ? open<SecureSlot>(record.sealed, secrets, slotContext(record.id)) : { call: {}, vars: {} };
+/**
+ * Read the stored session `sessionId` and open its secure slot. A record that is damaged,
+ * altered, another session's, or not runnable by `flows`, and a slot that does not open for
+ * this session, are refused with `SessionRecordError`.
+ */
+export function deserializeSession(
+  sessionId: string,
+  text: string,
+  version: number,
+  secrets: SecretsProvider,
+  flows: ReadonlyMap<string, Flow>,
+): LiveSession {
+  const record = readSessionRecord(sessionId, text, version, flows);
+  const slot: SecureSlot = record.sealed
+    ? openStored<SecureSlot>(record.sealed, secrets, slotContext(sessionId), sessionId, 'secure slot')
+    : { call: {}, vars: {} };
   return { record, slot, version };
 }
