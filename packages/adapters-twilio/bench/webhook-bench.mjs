@@ -182,7 +182,8 @@ const slot = {
     ],
   },
 };
-const sealed = seal(slot, ring);
+const owner = 'session:0b7b0c7e-8a43-4cf8-9a55-5f3a0a7f1c11';
+const sealed = seal(slot, ring, owner);
 const params = { ...caller(7), Digits: '1', FinishedOnKey: '' };
 const parts = {
   'TwiML (VoiceResponse: Say, Gather, Say)': () => {
@@ -192,8 +193,8 @@ const parts = {
     return response.toString();
   },
   'signature (one HMAC-SHA1)': () => twilio.getExpectedTwilioSignature(AUTH_TOKEN, actionUrl, params),
-  'secure slot sealed (AES-256-GCM)': () => seal(slot, ring),
-  'secure slot opened (AES-256-GCM)': () => open(sealed, ring),
+  'secure slot sealed (AES-256-GCM)': () => seal(slot, ring, owner),
+  'secure slot opened (AES-256-GCM)': () => open(sealed, ring, owner),
 };
 const microseconds = (fn) => {
   const rounds = [];

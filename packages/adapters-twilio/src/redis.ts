@@ -8,17 +8,18 @@
  * One key per call, `callflow:call:{<CallSid>}` (a Redis Cluster hash tag), holding JSON
  * `{ sessionId, startTwiml? }` with a time to live. The first TwiML of a call can speak personal
  * data (a read-back of the caller's details), so it is sealed (AES-256-GCM, flow-core's `seal`)
- * with the runtime's key ring: Redis never holds it in clear text.
+ * with the runtime's key ring, bound to its call (`call:<CallSid>`): Redis never holds it in clear
+ * text, and an entry copied to another call's key does not open there.
  *
  * @packageDocumentation
  */
-import { StoreUnavailableError, isSealed, open, seal, type Sealed, type SecretsProvider } from '@callflow/flow-core';
+import { StoreUnavailableError, checkSecrets, isSealed, open, seal, type Sealed, type SecretsProvider } from '@callflow/flow-core';
 import type { RedisClient } from '@callflow/flow-core/redis';
 import type { CallEntry, CallRegistry } from './webhook.js';
 
 /** Options of the Redis call registry. */
 export interface RedisCallRegistryOptions {
-  /** The runtime's key ring (the same on every worker): the first TwiML is sealed with it. */
+  /** The runtime's key ring (the same on every worker): the first TwiML is sealed with it (its current key is checked here). */
   secrets: SecretsProvider;
   /** Key prefix (default `callflow`, as flow-core's Redis stores). */
   prefix?: string;
@@ -42,6 +43,7 @@ export class RedisCallRegistry implements CallRegistry {
     private readonly redis: RedisClient,
     options: RedisCallRegistryOptions,
   ) {
+    checkSecrets(options.secrets);
     this.secrets = options.secrets;
     this.prefix = options.prefix ?? 'callflow';
     this.ttlMs = Math.max(1, Math.round(options.ttlMs ?? 4 * 60 * 60_000));
@@ -63,12 +65,14 @@ export class RedisCallRegistry implements CallRegistry {
     }
     if (typeof stored?.sessionId !== 'string') return undefined;
     const entry: CallEntry = { sessionId: stored.sessionId };
+    // A TwiML sealed with a key this worker does not hold, for another call, or in the format
+    // before entries were bound to their call (v1) is left out: the session still routes the
+    // call, and a retried new-call webhook is answered from the session instead.
     if (stored.startTwiml !== undefined && isSealed(stored.startTwiml)) {
       try {
-        entry.startTwiml = open<string>(stored.startTwiml, this.secrets);
+        entry.startTwiml = open<string>(stored.startTwiml, this.secrets, callContext(callSid));
       } catch {
-        // Sealed with a key this worker does not hold: the session still routes the call; a
-        // retried new-call webhook is then answered from the session instead of the saved TwiML.
+        // Left out (above).
       }
     }
     return entry;
@@ -76,7 +80,7 @@ export class RedisCallRegistry implements CallRegistry {
 
   async set(callSid: string, entry: CallEntry): Promise<void> {
     const stored: StoredEntry = { sessionId: entry.sessionId };
-    if (entry.startTwiml !== undefined) stored.startTwiml = seal(entry.startTwiml, this.secrets);
+    if (entry.startTwiml !== undefined) stored.startTwiml = seal(entry.startTwiml, this.secrets, callContext(callSid));
     await this.call('write a call', () => this.redis.set(this.keyOf(callSid), JSON.stringify(stored), 'PX', this.ttlMs));
   }
 
@@ -92,4 +96,9 @@ export class RedisCallRegistry implements CallRegistry {
       throw new StoreUnavailableError(`Redis could not ${what}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, { cause: error });
     }
   }
+}
+
+/** The owner a call's first TwiML is sealed for. */
+function callContext(callSid: string): string {
+  return `call:${callSid}`;
 }

@@ -1,7 +1,8 @@
 /**
  * When things break: Twilio's Voice Fallback URL (`POST /fallback`, requested when the primary
  * webhook failed or timed out — 11200, 11205, …) and a session store that cannot be reached
- * (`StoreUnavailableError`). Both are answered with the fail-safe document: an apology, then the
+ * (`StoreUnavailableError`), or a stored session the runtime refuses (`SessionRecordError`: damaged,
+ * altered, or holding another session's sealed slot). All are answered with the fail-safe document: an apology, then the
  * fallback transfer (a queue or a number) when configured, else a hang-up — a 200 with TwiML,
  * never a 500, a stack trace or the store's error text.
  */
@@ -30,7 +31,7 @@ const STORE_MESSAGE = 'Redis could not get: connect ECONNREFUSED 10.9.8.7:6379';
 class SwitchableStore implements SessionStore {
   down = false;
   operations = 0;
-  private readonly inner = new MemorySessionStore();
+  readonly inner = new MemorySessionStore();
   private check(): void {
     this.operations++;
     if (this.down) throw new StoreUnavailableError(STORE_MESSAGE, { cause: new Error('ECONNREFUSED') });
@@ -228,26 +229,26 @@ describe('a session store that cannot be reached', () => {
   });
 });
 
-describe('a fail-safe while the recording is paused (inside a secure flow)', () => {
-  /** An agent hands a caller to the card payment (the recording paused), on a store that can be taken down. */
-  async function secureCall(extra: Partial<TwilioWebhookOptions> = {}) {
-    const store = new SwitchableStore();
-    const runtime = createRuntime({ flows: [exampleFlow('agent-card-payment')], actions: new ScriptedActions({}), store });
-    const rest = new RecordingRest();
-    const served = await serveWebhook(runtime, { rest, calls: new MemoryCallRegistry(), ...extra });
-    close = served.close;
-    const caller = new CallSimulator(served.baseUrl, AUTH_TOKEN, { from: MANAGER, to: PARTNER_LINE });
-    const { twiml } = await served.webhook.startSecureCall({
-      callSid: caller.callSid,
-      conversationId: 'conv-7',
-      agentId: 'agent-7',
-      flow: 'agent-card-payment',
-      inputs: { amount: 12.5, invoiceId: 'INV-7' },
-    });
-    const action = parseTwiml(twiml).children.find((c) => c.name === 'Gather')!.attrs.action!;
-    return { ...served, store, rest, caller, action };
-  }
+/** An agent hands a caller to the card payment (the recording paused), on a store that can be taken down. */
+async function secureCall(extra: Partial<TwilioWebhookOptions> = {}) {
+  const store = new SwitchableStore();
+  const runtime = createRuntime({ flows: [exampleFlow('agent-card-payment')], actions: new ScriptedActions({}), store });
+  const rest = new RecordingRest();
+  const served = await serveWebhook(runtime, { rest, calls: new MemoryCallRegistry(), ...extra });
+  close = served.close;
+  const caller = new CallSimulator(served.baseUrl, AUTH_TOKEN, { from: MANAGER, to: PARTNER_LINE });
+  const { twiml } = await served.webhook.startSecureCall({
+    callSid: caller.callSid,
+    conversationId: 'conv-7',
+    agentId: 'agent-7',
+    flow: 'agent-card-payment',
+    inputs: { amount: 12.5, invoiceId: 'INV-7' },
+  });
+  const action = parseTwiml(twiml).children.find((c) => c.name === 'Gather')!.attrs.action!;
+  return { ...served, runtime, store, rest, caller, action };
+}
 
+describe('a fail-safe while the recording is paused (inside a secure flow)', () => {
   it('marks the action URLs while the recording is paused (Twilio signs them as written)', async () => {
     const s = await secureCall({ fallbackQueue: 'customer-care' });
     expect(s.rest.performed.map((p) => p.type)).toEqual(['pauseRecording']);
@@ -296,5 +297,53 @@ describe('a fail-safe while the recording is paused (inside a secure flow)', () 
     plain.store.down = true;
     expect(verbs(parseTwiml((await plain.caller.post(action, { Digits: '12345678' })).body))).toEqual(['Say', 'Enqueue']);
     expect(rest.performed).toEqual([]);
+  });
+});
+
+describe('a stored session the runtime refuses', () => {
+  /** The session an action URL names. */
+  const sessionOf = (action: string) => new URL(action).pathname.split('/').at(-2)!;
+
+  it("answers the fail-safe for a session holding another call's sealed slot, resumes the recording, frees the agent", async () => {
+    const s = await secureCall({ fallbackQueue: 'customer-care' });
+    // A second call an agent hands over: its caller's card goes into its own secure slot.
+    const other = await s.webhook.startSecureCall({
+      callSid: 'CA00000000000000000000000000000042',
+      conversationId: 'conv-8',
+      agentId: 'agent-8',
+      flow: 'agent-card-payment',
+      inputs: { amount: 99, invoiceId: 'INV-8' },
+      call: { caller: CLIENT_PHONE },
+    });
+    const otherId = sessionOf(parseTwiml(other.twiml).children.find((c) => c.name === 'Gather')!.attrs.action!);
+    const id = sessionOf(s.action);
+    const mine = JSON.parse((await s.store.inner.get(id))!.value) as Record<string, unknown>;
+    mine.sealed = (JSON.parse((await s.store.inner.get(otherId))!.value) as Record<string, unknown>).sealed;
+    const version = (await s.store.inner.get(id))!.version;
+    await s.store.inner.put(id, JSON.stringify(mine), { expectedVersion: version });
+
+    const answer = await s.caller.post(s.action, { Digits: '4111111111111111', FinishedOnKey: '#' });
+    expect(answer.status).toBe(200);
+    expect(verbs(parseTwiml(answer.body))).toEqual(['Say', 'Enqueue']);
+    expect(s.rest.performed.map((p) => p.type)).toEqual(['pauseRecording', 'pauseRecording', 'resumeRecording']);
+    expect(s.problems).toEqual([{ code: 'SESSION_SLOT_MISMATCH', message: expect.stringContaining('does not open for this session'), sessionId: id }]);
+    expect(await s.runtime.isReserved('agent-7')).toBe(false);
+    expect(await s.runtime.isReserved('agent-8')).toBe(true);
+    for (const text of [answer.body, JSON.stringify(s.problems)]) {
+      expect(text).not.toContain('4111111111111111');
+      expect(text).not.toContain(CLIENT_PHONE);
+      expect(text).not.toContain(MANAGER);
+    }
+  });
+
+  it('answers the fail-safe for a damaged record, reporting SESSION_RECORD_INVALID', async () => {
+    const s = await secureCall();
+    const id = sessionOf(s.action);
+    const stored = (await s.store.inner.get(id))!;
+    await s.store.inner.put(id, stored.value.replace('"status":"active"', '"status":"paused"'), { expectedVersion: stored.version });
+    const answer = await s.caller.post(s.action, { Digits: '4111111111111111', FinishedOnKey: '#' });
+    expect(verbs(parseTwiml(answer.body))).toEqual(['Say', 'Hangup']);
+    expect(s.problems).toEqual([{ code: 'SESSION_RECORD_INVALID', message: expect.stringContaining('status'), sessionId: id }]);
+    expect(await s.runtime.isReserved('agent-7')).toBe(false);
   });
 });

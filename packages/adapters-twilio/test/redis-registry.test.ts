@@ -66,6 +66,28 @@ describe('RedisCallRegistry', () => {
     expect(await stranger.get('CA02')).toEqual({ sessionId: 'session-3' });
   });
 
+  it("does not open a call's sealed TwiML copied under another call's key", async () => {
+    const calls = new RedisCallRegistry(redis, { secrets, prefix });
+    await calls.set('CA04', { sessionId: 'session-4', startTwiml: `<Response><Say>Calling you on ${CLIENT_PHONE}</Say></Response>` });
+    await redis.set(calls.keyOf('CA05'), (await redis.get(calls.keyOf('CA04')))!);
+    expect(await calls.get('CA05')).toEqual({ sessionId: 'session-4' });
+    expect((await calls.get('CA04'))?.startTwiml).toContain(CLIENT_PHONE);
+  });
+
+  it('leaves out a TwiML sealed in the format before entries were bound to their call', async () => {
+    const calls = new RedisCallRegistry(redis, { secrets, prefix });
+    await calls.set('CA06', { sessionId: 'session-6', startTwiml: '<Response/>' });
+    const entry = JSON.parse((await redis.get(calls.keyOf('CA06')))!) as { startTwiml: { v: number } };
+    entry.startTwiml.v = 1;
+    await redis.set(calls.keyOf('CA06'), JSON.stringify(entry));
+    expect(await calls.get('CA06')).toEqual({ sessionId: 'session-6' });
+  });
+
+  it('refuses a key ring whose current key is not 32 bytes when it is built', () => {
+    const short = { currentKeyId: () => 'k9', key: () => Buffer.alloc(31) };
+    expect(() => new RedisCallRegistry(redis, { secrets: short, prefix })).toThrow("key 'k9' is 31 bytes; AES-256 needs 32");
+  });
+
   it('reports an unreachable Redis as StoreUnavailableError, with no value in the message', async () => {
     const gone = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
     const calls = new RedisCallRegistry(gone, { secrets, prefix });

@@ -144,6 +144,8 @@ export {
   AgentBusyError,
   ConcurrentTurnError,
   FlowInputError,
+  SessionRecordError,
+  type SessionRecordErrorCode,
   type Runtime,
   type RuntimeOptions,
   type StartSessionOptions,
@@ -172,7 +174,18 @@ export {
   type ActionCallOptions,
 } from './actions/data-action.js';
 export { Redactor, REDACTED, luhnValid, type RedactorOptions } from './secure/redact.js';
-export { seal, open, keyRing, ephemeralKeyRing, isSealed, SecretsError, type Sealed, type SecretsProvider } from './secure/crypto.js';
+export {
+  seal,
+  open,
+  keyRing,
+  ephemeralKeyRing,
+  checkSecrets,
+  isSealed,
+  SecretsError,
+  type SecretsErrorCode,
+  type Sealed,
+  type SecretsProvider,
+} from './secure/crypto.js';
 export {
   MemoryReservationStore,
   type Reservation,

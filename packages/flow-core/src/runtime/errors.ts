@@ -59,3 +59,25 @@ export class ConcurrentTurnError extends Error {
     this.name = 'ConcurrentTurnError';
   }
 }
+
+/** The codes of `SessionRecordError`. */
+export type SessionRecordErrorCode = 'SESSION_RECORD_INVALID' | 'SESSION_SLOT_MISMATCH';
+
+/**
+ * A stored session the runtime refuses to run: a record that is damaged or altered
+ * (`SESSION_RECORD_INVALID`: not JSON, a field of the wrong type or missing, another session's
+ * record, a flow or state this runtime does not run, a slot sealed in an older format or with a
+ * key the ring no longer holds), or whose sealed slot or replay does not open for this session
+ * (`SESSION_SLOT_MISMATCH`: sealed for another session, or its bytes altered). The message names
+ * the field or the rule, never a value of the record.
+ */
+export class SessionRecordError extends Error {
+  constructor(
+    readonly code: SessionRecordErrorCode,
+    readonly sessionId: string,
+    problem: string,
+  ) {
+    super(`the stored session '${sessionId}' is refused: ${problem}`);
+    this.name = 'SessionRecordError';
+  }
+}

@@ -10,7 +10,7 @@ import { ActionRegistry, type ActionCaller, type DataActionDefinition } from '..
 import { programOf } from './program.js';
 import { analyseSecurity, type ActionSecurityLookup, type SecurityAnalysis } from '../secure/information-flow.js';
 import type { Flow } from '../model/flow.js';
-import { ephemeralKeyRing, open, seal, type SecretsProvider } from '../secure/crypto.js';
+import { checkSecrets, ephemeralKeyRing, seal, type SecretsProvider } from '../secure/crypto.js';
 import { DEFAULT_LOCKOUT, MemoryLockoutStore, type LockoutPolicy, type LockoutStore } from '../secure/otp.js';
 import { Redactor, type RedactorOptions } from '../secure/redact.js';
 import {
@@ -26,7 +26,8 @@ import { systemClock, type Clock } from './clock.js';
 import type { FailSafe, RuntimeContext } from './context.js';
 import { RuntimeEvents, type EventBase, type RuntimeEventMap, type RuntimeEventName } from './events.js';
 import { silentLogger, type LogLevel, type Logger } from './logger.js';
-import { deserializeSession, serializeSession, type HeldReservation, type LiveSession, type SessionRecord } from './session.js';
+import { deserializeSession, replayContext, serializeSession, type HeldReservation, type LiveSession, type SessionRecord } from './session.js';
+import { openStored, salvage } from './session-record.js';
 import {
   OUTAGE_END,
   OutageLedger,
@@ -38,12 +39,12 @@ import {
   type OutageEntry,
 } from './recovery.js';
 import { TurnRunner, createFrame } from './turn.js';
-import { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError } from './errors.js';
+import { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError, SessionRecordError, type SessionRecordErrorCode } from './errors.js';
 import { inputProblems } from './inputs.js';
 import { MAX_VALUE_DEPTH, nestsDeeperThan } from './value-depth.js';
 import { validateFlows } from './validate-flows.js';
 
-export { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError };
+export { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError, SessionRecordError, type SessionRecordErrorCode };
 import type { CallEvent, CallInfo, Command, Turn } from './types.js';
 
 /** How a runtime is put together: every port has an embedded in-memory default. */
@@ -58,7 +59,10 @@ export interface RuntimeOptions {
   reservationMirror?: ReservationMirror;
   logger?: Logger;
   clock?: Clock;
-  /** Keys that seal the secure slot (default: one random key for this process). */
+  /**
+   * Keys that seal the secure slot (default: one random key for this process). The current key
+   * is checked once here: missing, or not 32 bytes, and `createRuntime` throws `SecretsError`.
+   */
   secrets?: SecretsProvider;
   redaction?: RedactorOptions;
   /** How long an agent stays reserved at most, ms (default 15 minutes). */
@@ -189,7 +193,7 @@ interface TurnScope {
   request?: HandleOptions;
 }
 
-/** Build a runtime. Throws FlowValidationError when a flow cannot run. */
+/** Build a runtime. Throws FlowValidationError when a flow cannot run, SecretsError when the current key is unusable. */
 export function createRuntime(options: RuntimeOptions): Runtime {
   return new CallflowRuntime(options);
 }
@@ -276,6 +280,8 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     this.mirror = options.reservationMirror;
     this.logger = options.logger ?? silentLogger;
     this.secrets = options.secrets ?? ephemeralKeyRing();
+    // At start-up, not on the first secure value a caller keys in.
+    checkSecrets(this.secrets);
     this.baseRedactor = new Redactor(options.redaction);
     this.leaseMs = options.reservationLeaseMs ?? 15 * 60_000;
     this.sessionTtlMs = options.sessionTtlMs ?? 4 * 60 * 60_000;
@@ -371,9 +377,16 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   private async runTurn(sessionId: string, event: CallEvent, options: HandleOptions, scope: TurnScope): Promise<Turn> {
     const stored = await this.store.get(sessionId);
     if (!stored) throw new SessionNotFoundError(sessionId);
-    const live = this.open(sessionId, stored.value, stored.version);
+    let live: LiveSession;
+    let replay: Turn | undefined;
+    try {
+      live = this.open(sessionId, stored.value, stored.version);
+      replay = this.replayOf(live, options.requestId, options.requestOrder);
+    } catch (error) {
+      if (error instanceof SessionRecordError) await this.refuseRecord(sessionId, stored.value, error);
+      throw error;
+    }
     scope.live = live;
-    const replay = this.replayOf(live, options.requestId, options.requestOrder);
     if (replay) return replay;
     const runner = new TurnRunner(this, live, this.redactorFor(live));
     if (live.record.status === 'ended') {
@@ -440,7 +453,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   async inspect(sessionId: string): Promise<SessionView | undefined> {
     const stored = await this.store.get(sessionId);
     if (!stored) return undefined;
-    const live = deserializeSession(stored.value, stored.version, this.secrets);
+    const live = deserializeSession(sessionId, stored.value, stored.version, this.secrets, this.flows);
     const { sealed: _sealed, ...view } = live.record;
     return this.redactorFor(live).redact(view);
   }
@@ -590,13 +603,10 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     const repeat = requestId !== undefined && r.lastRequestId === requestId;
     const late = !repeat && order !== undefined && r.lastRequestOrder !== undefined && order < r.lastRequestOrder;
     if (!repeat && !late) return undefined;
-    try {
-      // A live session keeps it in its secure slot (opened already); an ended one, sealed on its own.
-      const stored = live.slot.replay ?? (r.replay ? open<Turn>(r.replay, this.secrets) : undefined);
-      return stored ? { ...stored, replayed: true, ...(late ? { late: true } : {}) } : undefined;
-    } catch {
-      return undefined;
-    }
+    // A live session keeps it in its secure slot (opened already); an ended one, sealed on its
+    // own for this session: one that does not open here is refused like a damaged slot.
+    const stored = live.slot.replay ?? (r.replay ? openStored<Turn>(r.replay, this.secrets, replayContext(r.id), r.id, 'replay') : undefined);
+    return stored ? { ...stored, replayed: true, ...(late ? { late: true } : {}) } : undefined;
   }
 
   private async complete(runner: TurnRunner): Promise<Turn> {
@@ -613,7 +623,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
       // A live session's replay rides in its secure slot, sealed with it (one seal a turn);
       // an ended session's slot is wiped, so its replay is sealed on its own.
       if (turn.status === 'ended') {
-        runner.session.record.replay = seal(keep, this.secrets);
+        runner.session.record.replay = seal(keep, this.secrets, replayContext(runner.session.record.id));
       } else {
         runner.session.slot.replay = keep;
         delete runner.session.record.replay;
@@ -649,7 +659,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     const kept = this.openSessions.get(sessionId);
     if (kept && kept.version === version && kept.text === text) return kept.live;
     if (kept) this.openSessions.delete(sessionId);
-    return deserializeSession(text, version, this.secrets);
+    return deserializeSession(sessionId, text, version, this.secrets, this.flows);
   }
 
   private emitFor<K extends RuntimeEventName>(
@@ -774,6 +784,34 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     if (announce) this.emitFor(sessionId, flow, this.baseRedactor, 'error', { code: STORE_UNAVAILABLE, message: STORE_UNAVAILABLE_MESSAGE });
   }
 
+  /**
+   * A stored record was refused (`SessionRecordError`): say so (`error` with its code; the
+   * message names no value of the record) and let go of the agent it holds, when the
+   * reservation store still has that agent reserved for this session under that token (a
+   * record's word alone releases nobody). The record is left as it is for a person to look at:
+   * every turn of it is refused, and its time to live removes it. How many agents it released.
+   */
+  private async refuseRecord(sessionId: string, text: string, error: SessionRecordError): Promise<number> {
+    this.openSessions.delete(sessionId);
+    const { flow, agent } = salvage(text, this.flows);
+    this.emitFor(sessionId, flow, this.baseRedactor, 'error', { code: error.code, message: error.message });
+    // The record's reservation, and any this process granted the session (a record too damaged to name it).
+    const claims = agent ? [agent] : [];
+    for (const [agentId, h] of this.held) if (h.sessionId === sessionId && h.token !== agent?.token) claims.push({ agentId, token: h.token });
+    let released = 0;
+    for (const { agentId, token } of claims) {
+      try {
+        const current = await this.reservations.get(agentId);
+        if (current?.sessionId !== sessionId || current.token !== token) continue;
+        if (await this.releaseByToken(sessionId, flow, { agentId, token, expiresAt: current.expiresAt }, this.baseRedactor)) released++;
+      } catch (failure) {
+        // Unreachable: the recovery releases it once the store answers. Anything else: its lease ends it.
+        if (isStoreOutage(failure)) this.storeFailed(this.scopes.get(sessionId), sessionId, undefined, { agentId, token, expiresAt: 0 }, true);
+      }
+    }
+    return released;
+  }
+
   /** End what store outages left behind, one run at a time; how many agents it released. */
   private recover(): Promise<number> {
     if (this.outages.size === 0) return Promise.resolve(0);
@@ -810,20 +848,26 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   private async recoverSession(entry: OutageEntry): Promise<number> {
     let released = 0;
     if (entry.agent) {
-      if (await this.releaseAfterOutage(entry.sessionId, entry.flow, entry.agent, this.baseRedactor)) released++;
+      if (await this.releaseByToken(entry.sessionId, entry.flow, entry.agent, this.baseRedactor)) released++;
       entry.agent = undefined;
     }
     // No wait for a lock another turn holds (or the failed turn left to its TTL): the next round tries again.
     return this.serialized(entry.sessionId, true, async () => {
       const stored = await this.store.get(entry.sessionId);
       if (!stored) return released;
-      const live = deserializeSession(stored.value, stored.version, this.secrets);
+      let live: LiveSession;
+      try {
+        live = deserializeSession(entry.sessionId, stored.value, stored.version, this.secrets, this.flows);
+      } catch (error) {
+        if (!(error instanceof SessionRecordError)) throw error;
+        return released + (await this.refuseRecord(entry.sessionId, stored.value, error));
+      }
       const record = live.record;
       // Ended meanwhile (a hang-up), or a turn ran after the outage: it is not ours to end.
       if (record.status === 'ended' || wentOnAfter(entry, { version: stored.version, record })) return released;
       const redactor = this.redactorFor(live);
       // The agent first: a write that fails next leaves the session to the next try, never the agent reserved.
-      if (record.agent && (await this.releaseAfterOutage(record.id, record.flow, record.agent, redactor))) released++;
+      if (record.agent && (await this.releaseByToken(record.id, record.flow, record.agent, redactor))) released++;
       endAfterOutage(live);
       await this.save(live);
       if (record.kind === 'secure') this.emitFor(record.id, record.flow, redactor, 'secure.exited', { reason: OUTAGE_END.type });
@@ -832,8 +876,8 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     }, 0);
   }
 
-  /** Release a reservation by its token after an outage; true when this released it (then it is announced). */
-  private async releaseAfterOutage(sessionId: string, flow: string, agent: HeldReservation, redactor: Redactor): Promise<boolean> {
+  /** Release a reservation by its token (after an outage, for a refused record); true when this released it (then it is announced). */
+  private async releaseByToken(sessionId: string, flow: string, agent: HeldReservation, redactor: Redactor): Promise<boolean> {
     const released = await this.reservations.release(agent.agentId, agent.token);
     const mine = this.held.get(agent.agentId);
     // A lease that ran out during the outage stays for sweep to announce as expired.

@@ -2,10 +2,13 @@
  * A session as stored between turns (`SessionRecord`) and as held during one turn
  * (`LiveSession`). Everything secure — secure variables, the call's numbers, a pending
  * one-time code — lives in one slot that is sealed with AES-256-GCM in the stored form and
- * wiped when the secure session ends. Nothing else of a session is secret.
+ * wiped when the secure session ends. Nothing else of a session is secret. The slot is sealed
+ * for its session (`session:<id>`), an ended session's replay for it too (`replay:<id>`): moved
+ * to another session's record, neither opens.
  */
-import type { FlowKindName } from '../model/flow.js';
-import { isSealed, open, seal, type Sealed, type SecretsProvider } from '../secure/crypto.js';
+import type { Flow, FlowKindName } from '../model/flow.js';
+import { seal, type Sealed, type SecretsProvider } from '../secure/crypto.js';
+import { openStored, readSessionRecord } from './session-record.js';
 import type { CallInfo, SessionEnd } from './types.js';
 
 /** What a waiting state waits for, and how many tries it has used. */
@@ -85,7 +88,17 @@ export interface LiveSession {
   version: number | undefined;
 }
 
-/** Serialize a session for the store, sealing its secure slot (wiped slots are not stored). */
+/** The owner a session's secure slot is sealed for. */
+export function slotContext(sessionId: string): string {
+  return `session:${sessionId}`;
+}
+
+/** The owner an ended session's replay is sealed for. */
+export function replayContext(sessionId: string): string {
+  return `replay:${sessionId}`;
+}
+
+/** Serialize a session for the store, sealing its secure slot for it (wiped slots are not stored). */
 export function serializeSession(session: LiveSession, secrets: SecretsProvider): string {
   const hasSecrets =
     Object.keys(session.slot.call).length > 0 ||
@@ -93,15 +106,26 @@ export function serializeSession(session: LiveSession, secrets: SecretsProvider)
     session.slot.otp !== undefined ||
     session.slot.replay !== undefined;
   const record: SessionRecord = { ...session.record };
-  if (hasSecrets && session.record.status === 'active') record.sealed = seal(session.slot, secrets);
+  if (hasSecrets && session.record.status === 'active') record.sealed = seal(session.slot, secrets, slotContext(record.id));
   else delete record.sealed;
   return JSON.stringify(record);
 }
 
-/** Read a stored session and open its secure slot. */
-export function deserializeSession(text: string, version: number, secrets: SecretsProvider): LiveSession {
-  const record = JSON.parse(text) as SessionRecord;
-  const slot: SecureSlot =
-    record.sealed && isSealed(record.sealed) ? open<SecureSlot>(record.sealed, secrets) : { call: {}, vars: {} };
+/**
+ * Read the stored session `sessionId` and open its secure slot. A record that is damaged,
+ * altered, another session's, or not runnable by `flows`, and a slot that does not open for
+ * this session, are refused with `SessionRecordError`.
+ */
+export function deserializeSession(
+  sessionId: string,
+  text: string,
+  version: number,
+  secrets: SecretsProvider,
+  flows: ReadonlyMap<string, Flow>,
+): LiveSession {
+  const record = readSessionRecord(sessionId, text, version, flows);
+  const slot: SecureSlot = record.sealed
+    ? openStored<SecureSlot>(record.sealed, secrets, slotContext(sessionId), sessionId, 'secure slot')
+    : { call: {}, vars: {} };
   return { record, slot, version };
 }
