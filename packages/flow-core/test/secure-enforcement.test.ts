@@ -72,7 +72,7 @@ function harness(flows: Flow[]) {
       }),
       defineAction({
         name: 'charge', secure: true, input: z.object({ card: z.string() }), output: z.object({ ref: z.string() }),
-        handler: async (input) => (received.push({ name: 'charge', input }), { ref: 'PAY-1' }),
+        handler: async (input) => (received.push({ name: 'charge', input }), { ref: h.echoCard ? input.card : 'PAY-1' }),
       }),
     ],
   });
@@ -94,7 +94,8 @@ function harness(flows: Flow[]) {
   /** Everything that left the runtime but the commands (the caller hears the read-back). */
   const outside = () => JSON.stringify(emitted) + logger.text() + snapshots.join('\n') + JSON.stringify(received.filter((r) => r.name !== 'charge'));
   const errors = () => emitted.filter((e) => e.name === 'error').map((e) => e.payload as { code: string; state?: string; message: string });
-  return { runtime, run, outside, errors, received, turns, store };
+  const h = { runtime, run, outside, errors, received, turns, store, echoCard: false };
+  return h;
 }
 
 const nothingOf = (text: string) => {
@@ -143,6 +144,21 @@ describe('a state where a secure value would leak', () => {
     expect(h.received.filter((r) => r.name === 'crm')).toEqual([]);
     nothingOf(h.outside());
     nothingOf(JSON.stringify(h.turns.flatMap((t) => t.commands.filter((c) => c.type !== 'say' && c.type !== 'collect'))));
+  });
+});
+
+describe('the last line behind the analysis', () => {
+  it('refuses a command that would carry a secure value whole, however it got there (an action echoing the card)', async () => {
+    const h = harness([payment(`  next:
+    invoke: { action: charge, input: { card: card }, output: { ref: result.ref } }
+    on: { success: give, error: apologise }
+  give:
+    returnToAgent: { outputs: { ref: ref } }`, '  ref: { type: string }')]);
+    h.echoCard = true;
+    const end = await h.run();
+    expect(end.end).toMatchObject({ type: 'error', code: 'SECURE_LEAK_BLOCKED', state: 'give' });
+    expect(end.commands.some((c) => c.type === 'returnToAgent')).toBe(false);
+    expect(await h.runtime.isReserved('agent-7')).toBe(false);
   });
 });
 

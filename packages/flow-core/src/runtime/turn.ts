@@ -151,12 +151,61 @@ export class TurnRunner {
 
   /** @internal */
   command(command: Command): void {
+    this.holdTheLine(command);
     this.commands.push(command);
     if (command.type === 'pauseRecording') this.session.record.recordingPaused = true;
     else if (command.type === 'resumeRecording') delete this.session.record.recordingPaused;
     // Fix: an onHangup handler's commands go nowhere; emitting them told listeners (the
     // simulator's transcript) about commands no adapter ever received.
     if (!this.droppingCommands) this.rt.emit(this, 'command', { command });
+  }
+
+  /**
+   * The last line, behind the analysis: a command that carries a value away from the caller
+   * (a transfer, a URL, outputs, a payment's text, a caller id) must not hold one of the
+   * session's secure values whole, however it got there.
+   */
+  private holdTheLine(command: Command): void {
+    let away: unknown;
+    switch (command.type) {
+      case 'transfer':
+      case 'returnToAgent':
+      case 'play':
+        away = command;
+        break;
+      case 'pay':
+        away = [command.description];
+        break;
+      case 'connect':
+        away = [command.callerId];
+        break;
+      default:
+        return;
+    }
+    const secrets = this.secureValues();
+    if (secrets.length === 0) return;
+    const text = JSON.stringify(away).toLowerCase();
+    const digits = text.replace(/[^0-9]/g, '');
+    for (const secret of secrets) {
+      if (text.includes(secret) || (/^\d+$/.test(secret) && digits.includes(secret))) {
+        throw new SecureLeakBlocked(`${this.where()}: a ${command.type} command would carry a secure value of this session`, this.stateName);
+      }
+    }
+  }
+
+  /** The session's secure values long enough to look for (shorter ones match too much). */
+  private secureValues(): string[] {
+    const out: string[] = [];
+    for (const [index, vars] of Object.entries(this.session.slot.vars)) {
+      const frame = this.frames[Number(index)];
+      const facts = frame ? this.rt.security.flow(frame.flow) : undefined;
+      for (const [name, v] of Object.entries(vars)) {
+        if (facts && !facts.secure.has(name)) continue;
+        const text = typeof v === 'string' ? v.toLowerCase() : typeof v === 'number' || typeof v === 'bigint' ? String(v) : '';
+        if (text.replace(/[^0-9a-z]/g, '').length >= 6) out.push(text);
+      }
+    }
+    return out;
   }
 
   /** @internal */
