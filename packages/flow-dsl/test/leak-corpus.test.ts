@@ -8,8 +8,8 @@
  * 2. with lint bypassed (flows loaded and handed straight to createRuntime), a scripted call
  *    leaves the secret nowhere: log records, events, commands (read-backs while the recording
  *    is paused excepted, and a secure number dialled or texted where the case says the flow
- *    may), inputs of data actions not marked secure, stored sessions, the session's end; and
- *    no agent stays reserved;
+ *    may), inputs of data actions not marked secure, stored sessions (and what inspect shows),
+ *    the session's end; and no agent stays reserved;
  * 3. the runtime refuses a leak (`error` SECURE_LEAK_BLOCKED, or a documented refusal the case
  *    names; `runtime: contained` cases need only leak nothing), and runs a legitimate flow to
  *    its end;
@@ -64,6 +64,8 @@ interface CallRecord {
   actionInputs: { action: string; input: unknown }[];
   /** Every stored session after every turn (sealed envelopes left out). */
   stored: unknown[];
+  /** The session as `runtime.inspect` shows it after every turn. */
+  inspected: unknown[];
   ends: unknown[];
   /** Codes of `error` events and failed data actions: the refusals seen. */
   refusals: string[];
@@ -152,7 +154,7 @@ async function runCall(c: LeakCase): Promise<CallRecord> {
   const store = new MemorySessionStore(clock);
   const logger = new MemoryLogger();
   const record: CallRecord = {
-    logs: logger.records, events: [], commands: [], actionInputs: [], stored: [], ends: [], refusals: [], errors: [], end: undefined, reservedAfter: false,
+    logs: logger.records, events: [], commands: [], actionInputs: [], stored: [], inspected: [], ends: [], refusals: [], errors: [], end: undefined, reservedAfter: false,
   };
   const flows = flowsOf(c);
   const runtime = createRuntime({
@@ -175,13 +177,14 @@ async function runCall(c: LeakCase): Promise<CallRecord> {
   const entry = flows[0]!;
   const inputs = withSecrets(c.header.inputs ?? {});
   const turns: Turn[] = [];
-  const keep = (turn: Turn): Turn => {
+  const keep = async (turn: Turn): Promise<Turn> => {
     turns.push(turn);
     record.stored.push(...store.rawValues().map(storedSession));
+    for (const id of new Set([turn.sessionId, turn.nextSessionId])) if (id) record.inspected.push(await runtime.inspect(id));
     if (turn.end) record.ends.push(turn.end);
     return turn;
   };
-  let turn = keep(
+  let turn = await keep(
     entry.kind === 'secure' && (entry.reservation ?? 'agent') === 'agent'
       ? await runtime.startSecureSession({ conversationId: 'conv-1', agentId: AGENT, flow: entry.flow, inputs, reserveAgent: true, call: CALL })
       : await runtime.startSession({ flow: entry.flow, inputs, call: CALL }),
@@ -193,7 +196,7 @@ async function runCall(c: LeakCase): Promise<CallRecord> {
     for (const cmd of turn.commands) if (cmd.type === 'sendSms' && cmd.code !== undefined) lastCode = cmd.code;
     const { event, used } = callerEvent(script[0], turn, lastCode);
     if (used) script.shift();
-    turn = keep(await runtime.handle(sessionId, event));
+    turn = await keep(await runtime.handle(sessionId, event));
     if (turn.nextSessionId) sessionId = turn.nextSessionId;
   }
   record.end = turn.status === 'ended' ? turn.end?.type : 'still waiting';
@@ -307,6 +310,7 @@ for (const c of corpus) {
       expect.soft(scan(call.commands), 'commands to the provider').toEqual([]);
       expect.soft(scan(call.actionInputs), 'inputs of data actions not marked secure').toEqual([]);
       expect.soft(scan(call.stored), 'stored sessions').toEqual([]);
+      expect.soft(scan(call.inspected), 'sessions as runtime.inspect shows them').toEqual([]);
       expect.soft(scan(call.ends), 'the session end and its outputs').toEqual([]);
       expect.soft(call.reservedAfter, 'the agent is still reserved after the call').toBe(false);
     });
