@@ -82,26 +82,34 @@ function flowsOf(c: LeakCase): Flow[] {
   });
 }
 
-/** The data actions the host registers (the corpus config's, secure as it says), answering with the case's mocks. */
+/**
+ * The data actions the host registers: the corpus config's, secure (and with secure output
+ * fields) as it says, answering with the case's mocks and noting what non-secure ones receive.
+ */
 function actionsFor(c: LeakCase, received: CallRecord['actionInputs']): ActionRegistry {
   const mocks = withSecrets(c.header.actions ?? {});
   const anything = z.record(z.string(), z.unknown());
   return new ActionRegistry(
-    Object.entries(config.actions ?? {}).map(([name, decl]) =>
-      defineAction({
+    Object.entries(config.actions ?? {}).map(([name, decl]) => {
+      const secureFields = Object.entries(decl.output ?? {}).filter(([, f]) => typeof f === 'object' && f.secure === true).map(([k]) => k);
+      // `secureOutput` names the output fields that hold secure values (a runtime that knows
+      // none of them ignores it).
+      const definition = {
         name,
         secure: decl.secure === true,
+        secureOutput: secureFields,
         input: anything,
         output: anything,
-        handler: (input) => {
+        handler: (input: Record<string, unknown>) => {
           if (decl.secure !== true) received.push({ action: name, input });
           const mock = mocks[name];
           if (mock === undefined) throw new Error(`data action '${name}' is not mocked`);
           if (mock.error !== undefined) throw new Error(`data action '${name}' failed (mocked)`);
           return mock;
         },
-      }),
-    ),
+      };
+      return defineAction(definition);
+    }),
   );
 }
 
