@@ -296,6 +296,7 @@ describe('collect', () => {
     const h = harness();
     const t1 = await h.start('collecting', { scenario: 'luhn' });
     expect(t1.commands).toEqual([
+      { type: 'pauseRecording' },
       {
         type: 'collect', purpose: 'collect', prompt: [{ text: 'Key in your card number, then the hash key.' }], input: 'dtmf',
         minDigits: 13, maxDigits: 19, finishOnKey: '#', timeoutMs: 8000, secure: true,

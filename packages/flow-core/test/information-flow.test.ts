@@ -189,11 +189,25 @@ describe('findings', () => {
       default: bye
   next1:
     collect: { into: cvv, validate: 'value == pin' }
+    on: { success: next2, failure: bye }
+  next2:
+    collect: { into: cvv, validate: 'value == pin.substring(0, 3)' }
+    on: { success: next3, failure: bye }
+  next3:
+    collect: { into: card, digits: { min: 13 }, validate: 'value.substring(15, 16) == "2"' }
+    on: { success: next4, failure: bye }
+  next4:
+    collect: { into: card, digits: { min: 13 }, validate: '^\\d{15}2$' }
+    on: { success: next5, failure: bye }
+  next5:
+    collect: { into: card, digits: { min: 13 }, validate: '^\\d{13,19}$' }
     on: { success: bye, failure: bye }`);
     const facts = analyseSecurity([flow]).flow('pay')!;
+    // a validation of the caller's own entry tells whether it is accepted (1 bit a try, documented);
+    // one that reads another secure value beyond a permitted fact is a branch on it
     expect(facts.findings.map((f) => [f.path.join('.'), f.kind])).toEqual([
       ['states.probe.switch.cases.1.when', 'implicit'],
-      ['states.next1.collect.validate', 'implicit'],
+      ['states.next2.collect.validate', 'implicit'],
     ]);
   });
 
@@ -228,6 +242,7 @@ states:
     expect(facts.findings.map((f) => [f.state, f.kind, f.whileRecording])).toEqual([
       ['loud', 'recorded', true],
       ['readBack', 'recorded', true],
+      ['ask', 'recorded', true], // keyed in: its tones would be on the recording
     ]);
     expect(facts.blockedAt('loud')).toBeUndefined(); // the runtime checks the recording itself
     expect(facts.recordedAt('loud')?.kind).toBe('recorded');

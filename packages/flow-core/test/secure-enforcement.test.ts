@@ -191,15 +191,25 @@ describe('what the runtime lets run', () => {
     nothingOf(h.outside());
   });
 
-  it('says what failed in an expression, never with which value', async () => {
+  it('ends the call with the fail-safe when an expression over a secure value fails, saying neither how nor with what', async () => {
     const h = harness([payment(`  next:
     say: "\${duration(card.split('').join('_'))}"
     next: apologise`)]);
+    const end = await h.run();
+    expect(h.errors()).toEqual([expect.objectContaining({ code: 'SECURE_EXPRESSION_FAILED', state: 'next', message: 'pay: states.next: an expression over a secure value could not be evaluated' })]);
+    // not the flow's onError: which way the call goes would tell whether the expression failed
+    expect(end.commands.map((c: Command) => c.type)).toEqual(['say', 'resumeRecording', 'transfer', 'end']);
+    nothingOf(h.outside());
+  });
+
+  it('says what failed in an expression over clear values, with the flow\'s text and not the values', async () => {
+    const h = harness([payment(`  next:
+    say: "\${duration(note)}"
+    next: apologise`, '  note: { type: string, default: "4916 3385" }')]);
     await h.run();
     const [error] = h.errors();
     expect(error).toMatchObject({ code: 'EXPRESSION_FAILED', state: 'next' });
-    expect(error!.message).toMatch(/^pay: states\.next: the expression '.*' could not be evaluated \(.+\)$/);
-    nothingOf(h.outside());
+    expect(error!.message).toBe("pay: states.next: the expression 'duration(note)' could not be evaluated (not a valid duration)");
   });
 
   it('refuses last4 of a value shorter than 12 characters, whatever the flow declared', async () => {
@@ -214,17 +224,21 @@ describe('what the runtime lets run', () => {
 });
 
 describe('a read-back in an inbound flow', () => {
-  const line = (pause: boolean) => flowOf(`flow: line
+  // the PIN is keyed in with the recording paused; `resume` says whether it runs again before the read-back
+  const line = (resume: boolean) => flowOf(`flow: line
 kind: inbound
 variables:
   pin: { type: string, secure: true }
-start: ask
+start: quiet
 states:
-  ask:
-    collect: { into: pin, digits: { length: 4 } }
-    on: { success: ${pause ? 'quiet' : 'readBack'}, failure: bye }
   quiet:
     recording: pause
+    next: ask
+  ask:
+    collect: { into: pin, digits: { length: 4 } }
+    on: { success: ${resume ? 'loud' : 'readBack'}, failure: bye }
+  loud:
+    recording: resume
     next: readBack
   readBack:
     say: "Your PIN is \${pin}."
@@ -233,14 +247,14 @@ states:
     disconnect: done
 `);
 
-  it('is refused while the recording runs, and spoken once it is paused', async () => {
-    for (const pause of [false, true]) {
-      const runtime = createRuntime({ flows: [line(pause)], failSafe: { say: 'Sorry.' } });
+  it('is refused while the recording runs, and spoken while it is paused', async () => {
+    for (const resume of [true, false]) {
+      const runtime = createRuntime({ flows: [line(resume)], failSafe: { say: 'Sorry.' } });
       const codes: string[] = [];
       runtime.events.on('error', (e) => codes.push(e.code));
       const t1 = await runtime.startSession({ flow: 'line' });
       const t2 = await runtime.handle(t1.sessionId, { type: 'digits', digits: '4821' });
-      if (pause) {
+      if (!resume) {
         expect(t2.commands).toContainEqual({ type: 'say', text: 'Your PIN is 4821.', secure: true });
         expect(codes).toEqual([]);
       } else {
@@ -248,5 +262,26 @@ states:
         expect(codes).toEqual(['SECURE_LEAK_BLOCKED']);
       }
     }
+  });
+
+  it('refuses to collect a secure value while the recording runs (its tones would be recorded)', async () => {
+    const flow = flowOf(`flow: line
+kind: inbound
+variables:
+  pin: { type: string, secure: true }
+start: ask
+states:
+  ask:
+    collect: { into: pin, digits: { length: 4 } }
+    on: { success: bye, failure: bye }
+  bye:
+    disconnect: done
+`);
+    const runtime = createRuntime({ flows: [flow], failSafe: { say: 'Sorry.' } });
+    const codes: string[] = [];
+    runtime.events.on('error', (e) => codes.push(e.code));
+    const t1 = await runtime.startSession({ flow: 'line' });
+    expect(t1.commands.some((c) => c.type === 'collect')).toBe(false);
+    expect(codes).toEqual(['SECURE_LEAK_BLOCKED']);
   });
 });

@@ -46,7 +46,9 @@ export type ExpressionRole =
   | { kind: 'authenticate-to' }
   | { kind: 'sms-message' }
   | { kind: 'switch-when'; index: number }
-  | { kind: 'validate' };
+  | { kind: 'validate' }
+  /** What the caller keys in (`collect.into`): heard on a running recording as tones. Not an expression. */
+  | { kind: 'keyed-in'; variable: string };
 
 /** One CEL expression inside an entry: the whole expression, or one `${}` of a template. */
 export interface ExpressionPiece {

@@ -112,6 +112,12 @@ export class TurnRunner {
     try {
       return evaluateExpression(parsed, this.values(extra), program.types);
     } catch (error) {
+      // Whether an expression over a secure value fails, and how, depends on the value: that
+      // is no path for the flow to take (its onError could tell the digits apart), and the
+      // reason is no one's to read. The call ends with the fail-safe.
+      if (program.readsSecure(String(text), scope)) {
+        throw new SecureLeakBlocked(`${this.where()}: an expression over a secure value could not be evaluated`, this.stateName, 'SECURE_EXPRESSION_FAILED');
+      }
       // CEL's messages quote the values they failed on: say what failed, never with what
       throw new FlowRuntimeError('EXPRESSION_FAILED', `${this.where()}: the expression ${quoteExpression(String(text))} could not be evaluated (${celFailure(error)})`, this.stateName);
     }
@@ -266,9 +272,11 @@ export class TurnRunner {
     });
   }
 
-  private waitIsSecure(): boolean {
-    const s = this.state as { collect?: { into: string }; authenticate?: unknown };
+  /** @internal What the caller keys here is secure: a secure variable, a code, or any key in a secure flow. */
+  waitIsSecure(): boolean {
+    const s = this.state as { collect?: { into: string }; authenticate?: unknown; menu?: unknown };
     if (s.authenticate !== undefined) return true;
+    if (s.menu !== undefined) return this.session.record.kind === 'secure';
     return s.collect !== undefined && this.program.secureNames.has(s.collect.into);
   }
 
@@ -598,6 +606,9 @@ export class TurnRunner {
   private async callFlow(body: { flow: string; inputs?: Record<string, unknown> }): Promise<Step> {
     const sub = this.rt.flows.get(body.flow);
     if (!sub) throw new FlowRuntimeError('FLOW_UNKNOWN', `${this.where()}: flow '${body.flow}' is not loaded`, this.stateName);
+    // a secure or inbound flow run as a subflow would run outside the session that pauses the
+    // recording and reserves the agent for it
+    if (sub.kind !== 'subflow') throw new FlowRuntimeError('NOT_A_SUBFLOW', `${this.where()}: flow '${body.flow}' is a ${sub.kind} flow; callFlow runs subflows only`, this.stateName);
     // Frames below the top are the calls in progress: the root flow's frame is not a call.
     const depth = this.frames.length;
     if (depth > this.rt.maxCallDepth) {
@@ -769,8 +780,8 @@ export function createFrame(flow: Flow, inputs: Record<string, unknown>, session
 
 /** A state refused because a secure value would leave where it may not (never carries the value). */
 export class SecureLeakBlocked extends FlowRuntimeError {
-  constructor(message: string, state?: string) {
-    super('SECURE_LEAK_BLOCKED', message, state);
+  constructor(message: string, state?: string, code: 'SECURE_LEAK_BLOCKED' | 'SECURE_EXPRESSION_FAILED' = 'SECURE_LEAK_BLOCKED') {
+    super(code, message, state);
     this.name = 'SecureLeakBlocked';
   }
 }

@@ -96,7 +96,7 @@ export class WaitingStates {
     const body = (this.t.state as { menu: MenuBody }).menu;
     const attempt = this.startingTry(body.attempts);
     if (attempt === 'exhausted') return { take: 'failure' };
-    this.t.command(this.collectCommand('menu', this.t.speech(body.prompt), this.t.promptReadsSecure(body.prompt)));
+    this.t.command(this.collectCommand('menu', this.t.speech(body.prompt), this.t.waitIsSecure() || this.t.promptReadsSecure(body.prompt)));
     return { wait: { kind: 'menu', attempt } };
   }
 
@@ -195,7 +195,7 @@ export class WaitingStates {
   reprompt(wait: Wait, before: Speech[]): Step {
     const s = this.t.state as Record<string, unknown>;
     const body = (s.collect ?? s.menu ?? s.authenticate) as { prompt?: PromptSpec; into?: string };
-    const secure = wait.kind === 'authenticate' || (body.into !== undefined && this.t.program.secureNames.has(body.into)) || this.t.promptReadsSecure(body.prompt);
+    const secure = this.t.waitIsSecure() || this.t.promptReadsSecure(body.prompt);
     const prompt = wait.kind === 'authenticate' && body.prompt === undefined ? [{ text: 'Please key in the code we have sent you by text message.' }] : this.t.speech(body.prompt);
     const cmd = this.collectCommand(wait.kind === 'connect' || wait.kind === 'pay' ? 'collect' : wait.kind, [...before, ...prompt], secure);
     if (wait.kind === 'authenticate' && cmd.type === 'collect') {

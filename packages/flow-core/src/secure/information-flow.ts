@@ -29,7 +29,7 @@ import type { ASTNode } from '@marcbachmann/cel-js';
 import type { Flow } from '../model/flow.js';
 import { transitionsOf } from '../model/graph.js';
 import { expressionSites, type ExpressionRole, type FlowExpression, type SitePath } from '../model/sites.js';
-import { sinkOf, sinkWhere } from './sinks.js';
+import { sinkOf, sinkWhere, type SinkClass } from './sinks.js';
 
 /** A value's label: 0 clear, 1 masked, 2 secure. */
 export type Label = 0 | 1 | 2;
@@ -62,6 +62,8 @@ export interface Culprit {
   label: Label;
   /** Read inside last4()/mask(), which did not declassify it: why. */
   refused?: Exclude<DeclassifyVerdict, true>;
+  /** Not a read: the site is where a secure flow's menu branch is still open (the menu's state). */
+  menu?: string;
 }
 
 /** The label of one expression site. */
@@ -70,10 +72,14 @@ export interface SiteLabel {
   culprit?: Culprit;
   /** Names declassified by last4()/mask() here (the runtime checks their length before it evaluates). */
   declassified: string[];
+  /** The expression is one whole variable. */
+  whole?: boolean;
+  /** Its secure parts are whole variables joined with `+` (nothing computed from a secure value). */
+  joined?: boolean;
 }
 
 /** What a finding is. */
-export type FindingKind = 'leak' | 'store' | 'implicit' | 'recorded';
+export type FindingKind = 'leak' | 'store' | 'implicit' | 'recorded' | 'whole';
 
 /** A place where a secure (or masked) value would go where it may not. Names only, never values. */
 export interface LeakFinding {
@@ -129,12 +135,15 @@ interface NameState {
   source: boolean;
   /** Assigned from an expression somewhere (or handed in as one): not pure. */
   impure: boolean;
-  /** Shortest length known for it (collect digits, or what every flow handing it in knows). */
+  /**
+   * Shortest length its writers guarantee: a collect's digits, what every flow handing it in
+   * knows of what it hands in, 0 for a data action's answer (Infinity: no writer yet).
+   */
   minLength: number;
-  /** An input some flow of the project hands in (false: an input no flow hands in; undefined: a variable). */
-  handedIn?: boolean;
-  /** Written by a collect. */
-  collected?: boolean;
+  /** Something writes it (a collect, a data action's answer, a flow handing it in). */
+  written: boolean;
+  /** An input (flows of the project may hand it in). */
+  input?: boolean;
   declassify?: 'never' | 'last4';
 }
 
@@ -144,8 +153,13 @@ interface FlowFacts {
   outputs: Map<string, Label>;
   sites: FlowExpression[];
   labels: SiteLabel[];
-  /** Has a `recording: resume` (computed when first asked). */
+  /** It, or a subflow it calls, has a `recording: resume` (computed when first asked). */
   resumes?: boolean;
+  /**
+   * States where a branch on what the caller keyed into a secure flow's menu is still open
+   * (from the options to where the paths join again): what happens there tells which key.
+   */
+  menuRegion: ReadonlyMap<string, string>;
 }
 
 const key = (flow: string, name: string): string => `${flow}\u0000${name}`;
@@ -184,10 +198,7 @@ export function analyseSecurity(flows: Iterable<Flow>, actions: ActionSecurityLo
     for (const site of f.sites) {
       if (site.role.kind !== 'flow-input') continue;
       const input = facts.get(site.role.flow)?.names.get(site.role.input);
-      if (input && input.handedIn === false) {
-        input.handedIn = true;
-        input.minLength = Infinity;
-      }
+      if (input?.input) input.written = true;
     }
   }
 
@@ -237,7 +248,7 @@ export function analyseSecurity(flows: Iterable<Flow>, actions: ActionSecurityLo
           changed(target.flow.flow, role.input);
         }
         const length = whole !== undefined && verdictOf(whole) === true ? whole.minLength : 0;
-        if (input.handedIn && length < input.minLength) {
+        if (length < input.minLength) {
           input.minLength = length;
           changed(target.flow.flow, role.input);
         }
@@ -273,27 +284,27 @@ function bodyAt(flow: Flow, path: SitePath): unknown {
 function initialFacts(flow: Flow): FlowFacts {
   const names = new Map<string, NameState>();
   const declare = (name: string, d: { secure?: boolean | undefined; declassify?: 'never' | 'last4' | undefined }): void => {
-    const n: NameState = { label: d.secure === true ? SECURE : CLEAR, source: d.secure === true, impure: false, minLength: Infinity };
+    const n: NameState = { label: d.secure === true ? SECURE : CLEAR, source: d.secure === true, impure: false, minLength: Infinity, written: false };
     if (d.declassify !== undefined) n.declassify = d.declassify;
     names.set(name, n);
   };
   for (const [name, d] of Object.entries(flow.variables ?? {})) declare(name, d);
   for (const [name, d] of Object.entries(flow.inputs ?? {})) {
-    if (names.has(name)) continue;
-    declare(name, d);
-    names.get(name)!.handedIn = false;
+    if (!names.has(name)) declare(name, d);
+    names.get(name)!.input = true;
   }
   const listing = expressionSites(flow);
-  const collected = new Set<string>();
   for (const w of listing.writes) {
     const n = names.get(w.variable);
     if (!n) continue;
+    n.written = true;
     if (w.via !== 'collect') {
-      // `token: result.token` takes a data action's answer whole, like a collect takes the caller's
+      // `token: result.token` takes a data action's answer whole, like a collect takes the
+      // caller's: still pure, but nothing is known of its length
       if (!(w.via === 'invoke-output' && RESULT_FIELD.test(String(bodyAt(flow, w.path) ?? '')))) n.impure = true;
+      n.minLength = 0;
       continue;
     }
-    collected.add(w.variable);
     const body = (flow.states[w.state] as { collect?: { digits?: { min?: number; max?: number; length?: number }; validate?: string } }).collect;
     const min = body?.digits?.length ?? body?.digits?.min ?? (body?.validate === 'luhn' ? MIN_DECLASSIFY_LENGTH : 0);
     const max = body?.digits?.length ?? body?.digits?.max ?? Infinity;
@@ -303,14 +314,14 @@ function initialFacts(flow: Flow): FlowFacts {
       n.label = SECURE;
     }
   }
-  // a secure name never collected has no length known from a collect
-  for (const [name, n] of names) if (!collected.has(name)) n.minLength = 0;
-  for (const name of collected) {
-    const n = names.get(name)!;
-    delete n.handedIn;
-    n.collected = true;
-  }
-  return { flow, names, outputs: new Map(), sites: listing.entries, labels: listing.entries.map(() => ({ label: CLEAR, declassified: [] })) };
+  return {
+    flow,
+    names,
+    outputs: new Map(),
+    sites: listing.entries,
+    labels: listing.entries.map(() => ({ label: CLEAR, declassified: [] })),
+    menuRegion: flow.kind === 'secure' ? menuRegions(flow) : new Map(),
+  };
 }
 
 /** The whole pure secure variable the site is exactly (handed on as it is), if it is one. */
@@ -325,10 +336,10 @@ function isPureRead(f: FlowFacts, site: FlowExpression): NameState | undefined {
 function verdictOf(n: NameState | undefined): DeclassifyVerdict {
   if (!n || !n.source || n.impure) return 'not-pure';
   if (n.declassify === 'never') return 'never';
-  // what is known of its length wins over the declaration: `declassify: last4` speaks only
-  // for a value nothing in the project collects or hands in
-  if (n.minLength >= MIN_DECLASSIFY_LENGTH) return true;
-  return n.declassify === 'last4' && n.handedIn !== true && !n.collected ? true : 'short';
+  // what its writers guarantee wins over the declaration: `declassify: last4` speaks only for
+  // a value nothing in the project writes (handed in by the host)
+  if (!n.written) return n.declassify === 'last4' ? true : 'short';
+  return n.minLength >= MIN_DECLASSIFY_LENGTH ? true : 'short';
 }
 
 function labelSite(f: FlowFacts, site: FlowExpression, facts: Map<string, FlowFacts>, actions: ActionSecurityLookup): SiteLabel {
@@ -352,7 +363,9 @@ function labelSite(f: FlowFacts, site: FlowExpression, facts: Map<string, FlowFa
   const env: LabelEnv = {
     label: (name, member) => {
       if (name === 'result' && site.scope === 'result') return resultLabel(member);
-      if (name === 'value' && site.scope === 'value') return CLEAR; // the caller's own entry, checked: 1 bit a try
+      // a validation of the caller's own entry (a pattern, a range, a check digit) tells
+      // whether it is accepted: 1 bit a try, documented; what else it reads counts
+      if (name === 'value' && site.scope === 'value') return CLEAR;
       return f.names.get(name)?.label ?? CLEAR;
     },
     pure: (name) => {
@@ -360,6 +373,7 @@ function labelSite(f: FlowFacts, site: FlowExpression, facts: Map<string, FlowFa
       return n !== undefined && n.source && !n.impure;
     },
     verdict: (name) => verdictOf(f.names.get(name)),
+    entry: (name) => name === 'value' && site.scope === 'value',
   };
   const out: SiteLabel = { label: CLEAR, declassified: [] };
   for (const p of site.pieces) {
@@ -373,13 +387,46 @@ function labelSite(f: FlowFacts, site: FlowExpression, facts: Map<string, FlowFa
     }
     if (p.parsed.ok) labelAst(p.parsed.ast, p.offset, env, out);
   }
+  const only = site.pieces.length === 1 && site.form === 'expression' ? site.pieces[0]! : undefined;
+  if (only?.parsed.ok && only.shorthand === undefined) {
+    out.whole = only.parsed.ast.op === 'id';
+    out.joined = joined(only.parsed.ast, env);
+  }
+  // a secure flow's menu branch still open: what happens here tells which key the caller pressed
+  const menu = f.menuRegion.get(site.state);
+  if (menu !== undefined && out.label < SECURE && PC_SINKS.has(sinkOf(role))) {
+    out.label = SECURE;
+    out.culprit = { name: menu, from: 0, to: site.text.length, label: SECURE, menu };
+  }
   return out;
+}
+
+/** Sinks a menu branch in a secure flow taints: everything that leaves for something other than the caller. */
+const PC_SINKS: ReadonlySet<SinkClass> = new Set(['store', 'release', 'clear', 'action-input', 'flow-input']);
+
+/** Are the expression's secure parts whole variables joined with `+` (nothing computed from one)? */
+function joined(ast: ASTNode, env: LabelEnv): boolean {
+  const stack: ASTNode[] = [ast];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (node.op === 'id' || node.op === 'value') continue;
+    if (node.op === '+' && Array.isArray(node.args)) {
+      for (const a of node.args) if (isNode(a)) stack.push(a);
+      continue;
+    }
+    const acc: SiteLabel = { label: CLEAR, declassified: [] };
+    labelAst(node, 0, env, acc);
+    if (acc.label === SECURE) return false;
+  }
+  return true;
 }
 
 interface LabelEnv {
   label(name: string, member?: string): Label;
   pure(name: string): boolean;
   verdict(name: string): DeclassifyVerdict;
+  /** Is the name what the caller just keyed in (`value` inside a validation)? */
+  entry?(name: string): boolean;
 }
 
 interface WalkFrame {
@@ -496,7 +543,12 @@ export function labelAst(ast: ASTNode, offset: number, env: LabelEnv, acc: SiteL
         const pa = securePure(a, bound);
         const pb = securePure(b, bound);
         const empty = (n: unknown): boolean => isNode(n) && n.op === 'value' && n.args === '';
-        if ((pa !== undefined && pb !== undefined) || (pa !== undefined && empty(b)) || (pb !== undefined && empty(a))) break;
+        const entry = (n: unknown): boolean => {
+          const id = freeId(n, bound);
+          return id !== undefined && env.entry?.(id) === true;
+        };
+        // two secure values (or the caller's entry and one: a PIN keyed twice) equal or not; empty or not
+        if ((pa !== undefined && (pb !== undefined || empty(b) || entry(b))) || (pb !== undefined && (empty(a) || entry(a)))) break;
         push(b, bound, refused);
         push(a, bound, refused);
         break;
@@ -515,6 +567,105 @@ export function labelAst(ast: ASTNode, offset: number, env: LabelEnv, acc: SiteL
       }
     }
   }
+}
+
+// ---- menus of secure flows: where their branch is still open ----
+
+/**
+ * For each menu of a secure flow, the states its options lead to before the paths join again
+ * (its immediate post-dominator): state → the menu. Where the paths never join, everything
+ * reachable from the options.
+ */
+function menuRegions(flow: Flow): Map<string, string> {
+  const names = Object.keys(flow.states);
+  const menus = names.filter((n) => 'menu' in (flow.states[n] as object));
+  const region = new Map<string, string>();
+  if (menus.length === 0) return region;
+  const index = new Map(names.map((n, i) => [n, i]));
+  const succ: number[][] = names.map((n) => {
+    const out: number[] = [];
+    for (const t of transitionsOf(n, flow.states[n]!)) {
+      const j = index.get(t.target);
+      if (j !== undefined && !out.includes(j)) out.push(j);
+    }
+    return out;
+  });
+  const ipdom = postDominators(succ);
+  for (const m of menus) {
+    const mi = index.get(m)!;
+    const stop = ipdom[mi];
+    const seen = new Set<number>();
+    const work = [...succ[mi]!];
+    while (work.length > 0) {
+      const i = work.pop()!;
+      if (i === stop || seen.has(i)) continue;
+      seen.add(i);
+      if (!region.has(names[i]!)) region.set(names[i]!, m);
+      work.push(...succ[i]!);
+    }
+  }
+  return region;
+}
+
+/**
+ * Immediate post-dominators (Cooper, Harvey and Kennedy's iterative algorithm on the reversed
+ * graph, a virtual exit after every state without successors): -1 where the exit is the only
+ * one (or the state cannot reach an exit).
+ */
+function postDominators(succ: number[][]): number[] {
+  const n = succ.length;
+  const EXIT = n;
+  // the reversed graph: exit → states without successors; v → u for every edge u → v
+  const rsucc: number[][] = Array.from({ length: n + 1 }, () => []);
+  for (let u = 0; u < n; u++) {
+    if (succ[u]!.length === 0) rsucc[EXIT]!.push(u);
+    for (const v of succ[u]!) rsucc[v]!.push(u);
+  }
+  // postorder of the reversed graph from the exit (iterative)
+  const order: number[] = [];
+  const post = new Int32Array(n + 1).fill(-1);
+  const visited = new Uint8Array(n + 1);
+  const stack: [number, number][] = [[EXIT, 0]];
+  visited[EXIT] = 1;
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const next = rsucc[top[0]]![top[1]++];
+    if (next === undefined) {
+      post[top[0]] = order.length;
+      order.push(top[0]);
+      stack.pop();
+    } else if (!visited[next]) {
+      visited[next] = 1;
+      stack.push([next, 0]);
+    }
+  }
+  const idom = new Int32Array(n + 1).fill(-1);
+  idom[EXIT] = EXIT;
+  const intersect = (a: number, b: number): number => {
+    while (a !== b) {
+      while (post[a]! < post[b]!) a = idom[a]!;
+      while (post[b]! < post[a]!) b = idom[b]!;
+    }
+    return a;
+  };
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let k = order.length - 2; k >= 0; k--) {
+      const b = order[k]!;
+      // predecessors of b in the reversed graph: its successors, and the exit if it has none
+      const preds = succ[b]!.length === 0 ? [EXIT] : succ[b]!;
+      let d = -1;
+      for (const p of preds) {
+        if (idom[p] === -1) continue;
+        d = d === -1 ? p : intersect(p, d);
+      }
+      if (d !== -1 && idom[b] !== d) {
+        idom[b] = d;
+        changed = true;
+      }
+    }
+  }
+  return Array.from(idom.subarray(0, n), (d) => (d === EXIT ? -1 : d));
 }
 
 // ---- the call recording: is it paused whenever a state runs? ----
@@ -564,12 +715,7 @@ function statesPaused(flow: Flow, atStart: boolean, facts: Map<string, FlowFacts
     for (const n of names) result.set(n, true);
     return result;
   }
-  const resumes = (target: string): boolean => {
-    const f = facts.get(target);
-    if (!f) return true;
-    f.resumes ??= Object.values(f.flow.states).some((s) => recordingOf(s) === 'resume');
-    return f.resumes;
-  };
+  const resumes = (target: string): boolean => resumesRecording(target, facts, new Set());
   const pausedIn = new Map<string, boolean>();
   const work: string[] = [];
   const meet = (state: string, value: boolean): void => {
@@ -597,6 +743,26 @@ function statesPaused(flow: Flow, atStart: boolean, facts: Map<string, FlowFacts
   return result;
 }
 
+/** Does a flow, or any subflow it calls, resume the recording? (An unknown flow may.) */
+function resumesRecording(name: string, facts: Map<string, FlowFacts>, visiting: Set<string>): boolean {
+  const f = facts.get(name);
+  if (!f) return true;
+  if (f.resumes !== undefined) return f.resumes;
+  if (visiting.has(name)) return false; // a cycle adds nothing its members do not do themselves
+  visiting.add(name);
+  let resumes = false;
+  for (const state of Object.values(f.flow.states)) {
+    const call = (state as { callFlow?: { flow?: unknown } }).callFlow?.flow;
+    if (recordingOf(state) === 'resume' || (typeof call === 'string' && resumesRecording(call, facts, visiting))) {
+      resumes = true;
+      break;
+    }
+  }
+  visiting.delete(name);
+  f.resumes = resumes;
+  return resumes;
+}
+
 function recordingOf(state: unknown): 'pause' | 'resume' | undefined {
   const body = (state as { recording?: unknown }).recording;
   if (body === 'pause' || body === 'resume') return body;
@@ -614,16 +780,36 @@ function finish(f: FlowFacts, facts: Map<string, FlowFacts>, actions: ActionSecu
   const paused = recording.get(flowName) ?? new Map<string, boolean>();
   const findings: LeakFinding[] = [];
   const byPath = new Map<string, SiteLabel>();
+  // a read-back (or a secure entry) the runtime refuses while the recording runs, by state,
+  // whether lint thinks the recording may run there or not
+  const recorded = new Map<string, LeakFinding>();
+  const add = (site: Pick<FlowExpression, 'state' | 'path' | 'role'>, kind: FindingKind, culprit: Culprit, reported: boolean): void => {
+    const finding: LeakFinding = { flow: flowName, state: site.state, path: site.path, role: site.role, kind, culprit, message: describe(kind, site.role, culprit) };
+    if (kind === 'recorded') {
+      finding.whileRecording = true;
+      if (!recorded.has(site.state)) recorded.set(site.state, finding);
+    }
+    if (reported) findings.push(finding);
+  };
   f.sites.forEach((site, i) => {
     const l = f.labels[i]!;
     byPath.set(pathKey(site.path), l);
+    const isPaused = paused.get(site.state) === true;
     if (l.label === CLEAR || !l.culprit) return;
-    const kind = findingKind(f, site, l.label, facts, actions, paused.get(site.state) === true);
-    if (!kind) return;
-    const finding: LeakFinding = { flow: flowName, state: site.state, path: site.path, role: site.role, kind, culprit: l.culprit, message: describe(kind, site.role, l.culprit) };
-    if (kind === 'recorded') finding.whileRecording = true;
-    findings.push(finding);
+    if (sinkOf(site.role) === 'caller' && l.label === SECURE) {
+      add(site, 'recorded', l.culprit, !isPaused);
+      return;
+    }
+    const kind = findingKind(f, site, l, facts, actions);
+    if (kind) add(site, kind, l.culprit, true);
   });
+  // what the caller keys into a secure variable is heard as tones on a running recording
+  for (const [state, body] of Object.entries(f.flow.states)) {
+    const into = (body as { collect?: { into?: unknown } }).collect?.into;
+    if (typeof into !== 'string' || f.names.get(into)?.label !== SECURE) continue;
+    const path = ['states', state, 'collect', 'into'];
+    add({ state, path, role: { kind: 'keyed-in', variable: into } }, 'recorded', { name: into, from: 0, to: into.length, label: SECURE }, paused.get(state) !== true);
+  }
   const secure = new Set<string>();
   const sealed = new Set<string>();
   for (const [name, n] of f.names) {
@@ -638,8 +824,6 @@ function finish(f: FlowFacts, facts: Map<string, FlowFacts>, actions: ActionSecu
       declassified.set(site.state, list);
     }
   });
-  const recorded = new Map<string, LeakFinding>();
-  for (const finding of findings) if (finding.whileRecording && !recorded.has(finding.state)) recorded.set(finding.state, finding);
   const blocked = new Map<string, LeakFinding>();
   // a store is no way out (the variable is sealed like a secure one); every other finding is
   for (const finding of findings) {
@@ -662,12 +846,12 @@ function finish(f: FlowFacts, facts: Map<string, FlowFacts>, actions: ActionSecu
 function findingKind(
   f: FlowFacts,
   site: FlowExpression,
-  label: Label,
+  l: SiteLabel,
   facts: Map<string, FlowFacts>,
   actions: ActionSecurityLookup,
-  recordingPaused: boolean,
 ): FindingKind | undefined {
   const role = site.role;
+  const label = l.label;
   switch (sinkOf(role)) {
     case 'store': {
       if (label < SECURE || !('variable' in role)) return undefined;
@@ -676,24 +860,31 @@ function findingKind(
       return n.source ? undefined : 'store';
     }
     case 'caller':
-      return label === SECURE && !recordingPaused ? 'recorded' : undefined;
+      return undefined; // see finish(): only while the recording runs
     case 'release':
       return label === SECURE ? 'leak' : undefined;
     case 'clear':
       return 'leak';
     case 'destination':
-      return undefined;
+      // the number dialled or texted: a whole secure variable, not something computed from one
+      return label === SECURE && !l.whole ? 'whole' : undefined;
     case 'action-input': {
       if (role.kind !== 'invoke-input') return undefined;
       const a = actions(role.action);
-      if (!a || a.secure === true || a.secureInputs?.includes(role.field)) return undefined;
+      if (!a) return undefined;
+      if (a.secure === true || a.secureInputs?.includes(role.field)) {
+        // computed from a secure value, the action's answer would become a test of it
+        return label === SECURE && !l.joined ? 'whole' : undefined;
+      }
       return 'leak';
     }
     case 'flow-input': {
-      if (role.kind !== 'flow-input' || label < SECURE) return undefined;
+      if (role.kind !== 'flow-input') return undefined;
       const target = facts.get(role.flow)?.flow;
-      const input = target?.inputs?.[role.input];
-      if (!input || input.secure === true) return undefined;
+      if (!target) return undefined; // not a flow of the project: unknown-flow's
+      const input = target.inputs?.[role.input];
+      if (!input) return 'leak'; // an input the flow does not declare: nothing would seal it
+      if (label < SECURE || input.secure === true) return undefined;
       return 'leak';
     }
     case 'condition':
@@ -702,7 +893,9 @@ function findingKind(
 }
 
 function describe(kind: FindingKind, role: ExpressionRole, c: Culprit): string {
-  const what = c.label === MASKED ? `masked value of '${c.name}'` : `secure value '${c.name}'`;
+  const what = c.menu !== undefined
+    ? `the key the caller pressed at menu '${c.menu}' (what a caller keys in a secure flow is secure; until the menu's options join again, where the call goes tells which key)`
+    : c.label === MASKED ? `masked value of '${c.name}'` : `secure value '${c.name}'`;
   const why =
     c.refused === 'short'
       ? ` (last4/mask declassify only a value known to be at least ${MIN_DECLASSIFY_LENGTH} characters long — collected with digits min ${MIN_DECLASSIFY_LENGTH} or more, or validate: luhn — so a security code or PIN never is)`
@@ -716,9 +909,15 @@ function describe(kind: FindingKind, role: ExpressionRole, c: Culprit): string {
     case 'store':
       return `${what} would be stored in ${where}, which is not declared secure${why}; add secure: true to its declaration, or store a masked form (last4 or mask of the whole variable)`;
     case 'recorded':
-      return `${what} would be read back while the call recording may be running${why}; pause the recording first (recording: pause), or read back a masked form`;
+      return role.kind === 'keyed-in'
+        ? `${what} would be keyed in while the call recording may be running (its tones would be recorded); pause the recording first (recording: pause)`
+        : `${what} would be read back while the call recording may be running${why}; pause the recording first (recording: pause), or read back a masked form`;
     case 'implicit':
       return `${what} decides ${where}${why}: the path the call takes would reveal it; branch only on a permitted fact (luhn(x), size(x), x == y of two secure values, a card's first ${BIN_LENGTH} digits with startsWith)`;
+    case 'whole':
+      return sinkOf(role) === 'destination'
+        ? `${what} would be used as ${where} after a computation; only a whole secure variable (or a clear value) may be dialled or texted`
+        : `${what} would reach ${where} computed from a secure value; a secure data action receives secure values only whole (a variable, or whole variables joined with +), or its answer would become a test of them`;
     case 'leak':
       return c.label === MASKED
         ? `${what} would reach ${where}; a masked form may go only to logs, returnToAgent/return outputs, transfer data and prompts`

@@ -56,6 +56,7 @@ export const SINKS: SinkTable = {
   'flow-input': { sink: 'flow-input', where: (r) => `flow '${r.flow}' (input '${r.input}', through ${r.via})` },
   'switch-when': { sink: 'condition', where: (r) => `the condition of switch case ${r.index}` },
   validate: { sink: 'condition', where: () => 'the validation of what the caller keyed in' },
+  'keyed-in': { sink: 'caller', where: (r) => `what the caller keys in ('${r.variable}')` },
 };
 
 /** The sink of a role. */
