@@ -22,8 +22,6 @@ export interface RedactorOptions {
   detectEmail?: boolean;
   /** Field names whose values are always removed. */
   sensitiveField?: RegExp;
-  /** Extra field names whose values are removed (personal fields of a protected identity). */
-  personalFields?: readonly string[];
 }
 
 const SEPARATORS = /[\s\-.]/;
@@ -66,7 +64,7 @@ export class Redactor {
    * never redact anything (no listener, logging off): the 4-gram index is built on first use.
    */
   private pending: string[] = [];
-  private readonly options: Required<Omit<RedactorOptions, 'personalFields'>> & { personalFields: Set<string> };
+  private readonly options: Required<RedactorOptions>;
 
   constructor(options: RedactorOptions = {}) {
     this.options = {
@@ -74,19 +72,12 @@ export class Redactor {
       detectPhone: options.detectPhone ?? true,
       detectEmail: options.detectEmail ?? true,
       sensitiveField: options.sensitiveField ?? DEFAULT_SENSITIVE_FIELD,
-      personalFields: new Set((options.personalFields ?? []).map(normaliseField)),
     };
   }
 
   /** A redactor with the same options and secrets plus these (sessions derive from a base). */
-  with(secrets: Iterable<string>, personalFields: readonly string[] = []): Redactor {
-    const r = new Redactor({
-      detectPan: this.options.detectPan,
-      detectPhone: this.options.detectPhone,
-      detectEmail: this.options.detectEmail,
-      sensitiveField: this.options.sensitiveField,
-      personalFields: [...this.options.personalFields, ...personalFields],
-    });
+  with(secrets: Iterable<string>): Redactor {
+    const r = new Redactor(this.options);
     for (const s of this.secrets) r.pending.push(s);
     for (const s of this.pending) r.pending.push(s);
     for (const s of secrets) r.addSecret(s);
@@ -127,12 +118,6 @@ export class Redactor {
     this.pending = [];
     this.secrets.clear();
     this.grams = new Map();
-  }
-
-  /** Does the redactor know any session secret? */
-  get hasSecrets(): boolean {
-    this.settle();
-    return this.secrets.size > 0;
   }
 
   /** Redact free text. */
@@ -198,8 +183,7 @@ export class Redactor {
   }
 
   private isSensitiveField(field: string): boolean {
-    const n = normaliseField(field);
-    return this.options.sensitiveField.test(n) || this.options.personalFields.has(n);
+    return this.options.sensitiveField.test(normaliseField(field));
   }
 
   /** Remove every occurrence of a session secret, or of 4+ characters of one, separators allowed. */
