@@ -54,15 +54,12 @@ describe('Redactor', () => {
       const id = '01e36271-2907-40a3-9522-175565031878';
       expect(s.redactText(`session ${id} card ${CARD}`)).toBe(`session ${id} card ${REDACTED}`);
     });
-    it('keeps numbers that are neither session secrets nor card numbers (timestamps, counts)', () => {
-      expect(r.redact({ at: 1_767_225_600_000, count: 5555550123 })).toEqual({ at: 1_767_225_600_000, count: 5555550123 });
-      expect(r.redact({ pan: 4111111111111111 })).toEqual({ pan: '[redacted]' });
-    });
-    it('removes values of CVV/PIN/PAN-named fields', () => {
-      expect(r.redact({ cvv: '123', pin: 4321, card_number: 'x', amount: 5 })).toEqual({
+    it('removes string values of CVV/PIN/PAN-named fields', () => {
+      expect(r.redact({ cvv: '123', card_number: 'x', Password: { current: 'p', history: ['q'] }, expiry: '', amount: 5 })).toEqual({
         cvv: REDACTED,
-        pin: REDACTED,
         card_number: REDACTED,
+        Password: { current: REDACTED, history: [REDACTED] },
+        expiry: '',
         amount: 5,
       });
     });
@@ -73,6 +70,23 @@ describe('Redactor', () => {
       expect(JSON.stringify(out)).not.toContain('2832');
       expect((out.e as Error).message).toBe(`bad x${REDACTED}`.replace('x', ''));
       expect(input.a[0]!.b).toContain(CARD);
+    });
+  });
+
+  describe('typed values', () => {
+    it('keeps numbers, booleans and bigints whatever they look like', () => {
+      const r = new Redactor().with(['5555', '+15555550100', CARD]);
+      const value = { at: 1_767_225_600_000, amount: 55.55, count: 5555550123, pan: 4111111111111111, big: 4916338506082832n, ok: true };
+      expect(r.redact(value)).toEqual(value);
+    });
+    it('keeps numbers and booleans in fields named like secrets (a number is not free text)', () => {
+      const r = new Redactor();
+      expect(r.redact({ pin: 4321, otp: 123456, secret: false, cvv: null })).toEqual({ pin: 4321, otp: 123456, secret: false, cvv: null });
+    });
+    it('keeps the shape of a pay command whose amount has the digits of a secure value', () => {
+      const r = new Redactor().with(['5555']);
+      const command = { type: 'pay', amount: 55.55, currency: 'GBP', prompt: [{ text: 'Card please' }], attempts: 2, timeoutMs: 5555 };
+      expect(r.redact({ sessionId: 's-1', at: 5555, command })).toEqual({ sessionId: 's-1', at: 5555, command });
     });
   });
 

@@ -35,6 +35,13 @@ describe('simulate', () => {
     expect(JSON.stringify(r.transcript)).not.toContain('2832');
   });
 
+  it('prints a pay command whose amount holds the digits of the caller\'s number', async () => {
+    // The simulated caller is +15555550100: its digits 5555 are in the amount.
+    const r = await simulate([load('pay')], { inputs: ['paid'], flowInputs: { amount: 55.55 } });
+    expect(r.transcript.map((l) => l.text)).toContain('pay 55.55 GBP (card captured by the provider)');
+    expect(r.end).toEqual({ type: 'disconnect', reason: 'paid' });
+  });
+
   it('takes the error outcome for an unmocked action and says so', async () => {
     const r = await simulate(project(), { inputs: [CARD, '123'], flowInputs: { amount: 1.0 } }, 'take-payment');
     expect(r.unmocked).toEqual(['chargeCard']);

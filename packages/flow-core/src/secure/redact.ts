@@ -5,8 +5,12 @@
  * First line of defence: the session's own secure values, removed wherever they appear —
  * exactly, as any substring of 4 or more characters, and with spaces or dashes between the
  * characters. Second line: patterns that look sensitive whatever the session knows — card
- * numbers (13–19 digits passing Luhn), values of fields named like CVV/PIN/PAN/password,
- * phone numbers and e-mail addresses in free text.
+ * numbers (13–19 digits passing Luhn), phone numbers and e-mail addresses in free text, string
+ * values of fields named like CVV/PIN/PAN/password.
+ *
+ * Only strings are rewritten. A number, boolean or bigint is a typed field (an amount, a
+ * timestamp, a count), not free text: it is never replaced, so a command or event keeps its
+ * shape.
  */
 
 /** What replaces a removed value. */
@@ -20,7 +24,7 @@ export interface RedactorOptions {
   detectPhone?: boolean;
   /** E-mail addresses in free text. */
   detectEmail?: boolean;
-  /** Field names whose values are always removed. */
+  /** Field names whose string values are always removed. */
   sensitiveField?: RegExp;
 }
 
@@ -31,6 +35,8 @@ const PAN_CANDIDATE = /(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])/g;
 const PHONE = /(?<![\w+])\+?\d(?:[ ().-]{0,2}\d){9,14}(?![\w])/g;
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
 const MIN_SUBSTRING = 4;
+/** Structured values deeper than this are cut off (a cycle, or nothing a log needs). */
+const MAX_DEPTH = 64;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 const UUID_ALL = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
@@ -149,28 +155,20 @@ export class Redactor {
     return out;
   }
 
-  /** Redact any value: strings, arrays and plain objects deeply (a new value; the input is untouched). */
+  /**
+   * Redact any value: strings, arrays and plain objects deeply (a new value; the input is
+   * untouched). Strings are redacted; numbers, booleans and bigints are kept as they are.
+   */
   redact<T>(value: T): T {
     this.settle();
-    return this.walk(value, undefined, 0) as T;
+    return this.walk(value, false, 0) as T;
   }
 
-  private walk(value: unknown, field: string | undefined, depth: number): unknown {
-    if (field !== undefined && this.isSensitiveField(field) && value !== null && value !== undefined && value !== '') {
-      return REDACTED;
-    }
-    if (typeof value === 'string') return this.redactText(value);
-    if (typeof value === 'number' || typeof value === 'bigint') {
-      // A number is a secret only if the session says so or it is a card number: timestamps
-      // and counts are not phone numbers.
-      const s = String(value);
-      let r = this.secrets.size > 0 ? this.removeSecrets(s) : s;
-      if (this.options.detectPan && /^\d{13,19}$/.test(r) && luhnValid(r)) r = REDACTED;
-      return r === s ? value : r;
-    }
+  private walk(value: unknown, sensitive: boolean, depth: number): unknown {
+    if (typeof value === 'string') return sensitive && value !== '' ? REDACTED : this.redactText(value);
     if (value === null || typeof value !== 'object') return value;
-    if (depth > 64) return REDACTED;
-    if (Array.isArray(value)) return value.map((v) => this.walk(v, undefined, depth + 1));
+    if (depth > MAX_DEPTH) return REDACTED;
+    if (Array.isArray(value)) return value.map((v) => this.walk(v, sensitive, depth + 1));
     if (value instanceof Error) {
       const e = new Error(this.redactText(value.message));
       e.name = value.name;
@@ -178,7 +176,9 @@ export class Redactor {
     }
     if (value instanceof Date) return value;
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = this.walk(v, k, depth + 1);
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      out[k] = this.walk(v, sensitive || this.isSensitiveField(k), depth + 1);
+    }
     return out;
   }
 
