@@ -10,8 +10,11 @@
  *
  * Only strings are rewritten. A number, boolean or bigint is a typed field (an amount, a
  * timestamp, a count), not free text: it is never replaced, so a command or event keeps its
- * shape.
+ * shape. The pattern detectors are scanners linear in the text.
  */
+
+import { digitGroups, markCardNumbers, markEmails, markPhoneNumbers } from './patterns.js';
+import { findUuids, Spans, UUID_LENGTH } from './scan.js';
 
 /** What replaces a removed value. */
 export const REDACTED = '[redacted]';
@@ -31,14 +34,9 @@ export interface RedactorOptions {
 const SEPARATORS = /[\s\-.]/;
 const DEFAULT_SENSITIVE_FIELD =
   /^(cvv2?|cvc2?|cv2|csc|cid|pin|pincode|securitycode|cardnumber|cardno|pan|primaryaccountnumber|password|passcode|passwd|secret|otp|onetimecode|verificationcode|authcode|expiry|expirydate|expiration|track\d?|trackdata)$/i;
-const PAN_CANDIDATE = /(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])/g;
-const PHONE = /(?<![\w+])\+?\d(?:[ ().-]{0,2}\d){9,14}(?![\w])/g;
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
 const MIN_SUBSTRING = 4;
 /** Structured values deeper than this are cut off (a cycle, or nothing a log needs). */
 const MAX_DEPTH = 64;
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
-const UUID_ALL = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
 /** The Luhn check over a string of digits. */
 export function luhnValid(digits: string): boolean {
@@ -131,28 +129,28 @@ export class Redactor {
     this.settle();
     // Ids (UUIDs: session ids, tokens) are random hex: a run of digits in one is not a phone
     // number or a piece of a secret, and a mangled id would be useless. Keep them whole.
-    if (UUID.test(text)) {
-      UUID.lastIndex = 0;
-      let out = '';
-      let last = 0;
-      for (const m of text.matchAll(UUID_ALL)) {
-        out += this.redactPlain(text.slice(last, m.index)) + m[0];
-        last = m.index + m[0].length;
-      }
-      return out + this.redactPlain(text.slice(last));
+    const ids = findUuids(text);
+    if (ids.length === 0) return this.redactPlain(text);
+    let out = '';
+    let last = 0;
+    for (const start of ids) {
+      out += this.redactPlain(text.slice(last, start)) + text.slice(start, start + UUID_LENGTH);
+      last = start + UUID_LENGTH;
     }
-    return this.redactPlain(text);
+    return out + this.redactPlain(text.slice(last));
   }
 
   private redactPlain(text: string): string {
     if (text === '') return text;
-    let out = this.secrets.size > 0 ? this.removeSecrets(text) : text;
-    if (this.options.detectEmail) out = out.replace(EMAIL, REDACTED);
-    if (this.options.detectPan) {
-      out = out.replace(PAN_CANDIDATE, (m) => (luhnValid(m.replace(/[ -]/g, '')) ? REDACTED : m));
+    const out = this.secrets.size > 0 ? this.removeSecrets(text) : text;
+    const spans = new Spans(out.length);
+    if (this.options.detectEmail) markEmails(out, spans);
+    if (this.options.detectPan || this.options.detectPhone) {
+      const groups = digitGroups(out);
+      if (groups && this.options.detectPan) markCardNumbers(out, groups, spans);
+      if (groups && this.options.detectPhone) markPhoneNumbers(out, groups, spans);
     }
-    if (this.options.detectPhone) out = out.replace(PHONE, REDACTED);
-    return out;
+    return spans.apply(out, REDACTED);
   }
 
   /**
