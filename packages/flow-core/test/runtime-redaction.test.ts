@@ -5,7 +5,7 @@
  */
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { createRuntime, ManualClock, REDACTED, type Flow, type RuntimeEventMap } from '../src/index.js';
+import { createRuntime, ManualClock, MemoryLogger, REDACTED, type Flow, type RuntimeEventMap } from '../src/index.js';
 
 // A payment whose secure code, amount and clock all read 5555: a piece of the code is in the
 // amount's digits and in every timestamp.
@@ -26,7 +26,7 @@ states:
     pay: { amount: amount, currency: gbp, prompt: Please key in your card details when asked., attempts: 2 }
     on: { success: done, failure: toDesk }
   done:
-    say: Paid, thank you.
+    log: "paid with code \${code} in turn 55557"
     next: bye
   bye:
     disconnect: { reason: paid }
@@ -36,13 +36,14 @@ states:
 
 function setup() {
   const clock = new ManualClock(NOW);
-  const runtime = createRuntime({ flows: [flow], clock });
+  const logger = new MemoryLogger();
+  const runtime = createRuntime({ flows: [flow], clock, logger });
   const events: { name: string; payload: Record<string, unknown> }[] = [];
   for (const name of ['session.started', 'state.entered', 'command', 'session.ended', 'secure.entered', 'secure.exited'] as const) {
     runtime.events.on(name, (payload: RuntimeEventMap[typeof name]) => events.push({ name, payload: payload as unknown as Record<string, unknown> }));
   }
   const start = () => runtime.startSession({ flow: 'pay-with-code', inputs: { amount: AMOUNT, code: CODE }, call: { caller: '+15555550100', callId: 'CA-1' } });
-  return { runtime, events, start };
+  return { runtime, logger, events, start };
 }
 
 describe('the runtime redacts strings and keeps typed fields', () => {
@@ -77,5 +78,14 @@ describe('the runtime redacts strings and keeps typed fields', () => {
     expect(view?.end).toEqual(end);
     expect(view?.startedAt).toBe(NOW);
     expect(view?.turns).toBe(2);
+  });
+
+  it('redacts the secure value in a log line and keeps the numbers that merely hold its digits', async () => {
+    const s = setup();
+    const t = await s.start();
+    await s.runtime.handle(t.sessionId, { type: 'paymentResult', status: 'success', reference: 'R-1' });
+    const record = s.logger.records.find((r) => r.msg.startsWith('paid'));
+    expect(record?.msg).toBe(`paid with code ${REDACTED} in turn 55557`);
+    expect(record?.fields).toEqual({ sessionId: t.sessionId, flow: 'pay-with-code', state: 'done' });
   });
 });

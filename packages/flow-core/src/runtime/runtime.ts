@@ -534,7 +534,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     const secrets: unknown[] = [];
     for (const vars of Object.values(live.slot.vars)) secrets.push(...Object.values(vars));
     for (const v of Object.values(live.slot.call)) if (typeof v === 'string' && /\d{4}/.test(v)) secrets.push(v);
-    return this.baseRedactor.with(secrets.map((s) => (typeof s === 'string' ? s : JSON.stringify(s))));
+    return this.baseRedactor.with(secrets);
   }
 
   /** What a caller hears when a flow cannot go on: the configured apology, then a transfer or a hang-up. */

@@ -1,8 +1,25 @@
 /**
- * What the redactor's scanners share: character tests read from UTF-16 code units (no regular
- * expression runs over a whole text, so no input can make one backtrack), and the set of spans
- * a text's redaction removes, merged and applied in one pass.
+ * What the redactor's scanners share: character classes read from UTF-16 code units (no
+ * regular expression runs over a whole text, so no input can make one backtrack), and the
+ * set of spans a text's redaction removes, merged and applied in one pass.
  */
+
+/** A character that is neither a digit nor a letter: it always ends a token. */
+export const OTHER = 0;
+/** An ASCII digit. */
+export const DIGIT = 1;
+/** A letter (or a combining mark), in any script. */
+export const LETTER = 2;
+
+const NON_ASCII_LETTER = /[\p{L}\p{M}]/u;
+
+/** The class of a code unit, for token boundaries: a run of digits or of letters is one token. */
+export function charClass(c: number): number {
+  if (c >= 48 && c <= 57) return DIGIT;
+  if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122)) return LETTER;
+  if (c < 128) return OTHER;
+  return NON_ASCII_LETTER.test(String.fromCharCode(c)) ? LETTER : OTHER;
+}
 
 /** An ASCII digit. */
 export function isDigit(c: number): boolean {
@@ -12,6 +29,25 @@ export function isDigit(c: number): boolean {
 /** A regular expression's `\w`: ASCII letter, digit or underscore. */
 export function isWordChar(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+/**
+ * What may stand between the characters of a secure value as written: white space and dashes
+ * (`[\s-]`). Not a dot: between digits it is a decimal point, and `55.55` is an amount, not
+ * the digits `5555`.
+ */
+export function isSeparator(c: number): boolean {
+  if (c === 32 || c === 45 || (c >= 9 && c <= 13)) return true;
+  if (c < 0xa0) return false;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/** Lower case of one code unit (kept as is where lower-casing would change the length). */
+export function foldCase(c: number): number {
+  if (c >= 65 && c <= 90) return c + 32;
+  if (c < 128) return c;
+  const lower = String.fromCharCode(c).toLowerCase();
+  return lower.length === 1 ? lower.charCodeAt(0) : c;
 }
 
 function isHex(c: number): boolean {
