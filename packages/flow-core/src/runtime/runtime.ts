@@ -185,8 +185,19 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   return new CallflowRuntime(options);
 }
 
+/**
+ * @internal The redactor of the event whose listeners are running — the session's secure values
+ * and the patterns — for a listener that writes out what it composes from the event (the
+ * simulator's transcript lines). Undefined outside a listener.
+ */
+export function redactorOfEvent(runtime: Runtime): Redactor | undefined {
+  return runtime instanceof CallflowRuntime ? runtime.emitting : undefined;
+}
+
 class CallflowRuntime implements Runtime, RuntimeContext {
   readonly events = new RuntimeEvents();
+  /** The redactor of the event being emitted, while its listeners run (see redactorOfEvent). */
+  emitting: Redactor | undefined;
   readonly flows: Map<string, Flow>;
   readonly actions: ActionCaller;
   readonly clock: Clock;
@@ -623,7 +634,13 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   ): void {
     if (this.events.listenerCount(name) === 0) return;
     const full = redactor.redact({ sessionId, flow, at: this.clock.now(), ...payload }) as unknown as RuntimeEventMap[K];
-    (this.events.emit as (n: K, p: RuntimeEventMap[K]) => boolean)(name, full);
+    const outer = this.emitting;
+    this.emitting = redactor;
+    try {
+      (this.events.emit as (n: K, p: RuntimeEventMap[K]) => boolean)(name, full);
+    } finally {
+      this.emitting = outer;
+    }
   }
 
   /** A mirror call outside a turn failed: say so (the turn-less twin of mirrorSafely). */
