@@ -67,6 +67,24 @@ describe('callflow test', () => {
     expect(run.stdout).toContain('\n1 passed, 5 failed\n');
   });
 
+  it('checks the end the agent gets, and shows a failing end redacted', async () => {
+    const run = await callflow(['test', 'masked-end']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('  ✓ the agent gets the last four digits\n');
+    expect(run.stdout).toContain('  ✗ the wrong last four digits\n');
+    // The last four digits are a piece of the card keyed in: printed, they are redacted.
+    expect(run.stdout).toContain('end.outputs.cardLast4: expected "1111", got "[redacted]"');
+    expect(run.stdout.includes('2832'), 'a piece of the card on stdout').toBe(false);
+
+    const asJson = await callflow(['test', 'masked-end', '--format', 'json']);
+    const out = JSON.parse(asJson.stdout) as TestJson;
+    expect(out.files[0]!.tests.map((t) => t.end)).toEqual([
+      { type: 'returnToAgent', outputs: { cardLast4: '[redacted]' } },
+      { type: 'returnToAgent', outputs: { cardLast4: '[redacted]' } },
+    ]);
+    expect(asJson.stdout.includes('2832'), 'a piece of the card on stdout').toBe(false);
+  });
+
   it('runs every file and directory named, and fails when any test fails', async () => {
     const run = await callflow(['test', 'passing/order-line.test.yaml', 'failing']);
     expect(run.code).toBe(1);

@@ -28,11 +28,11 @@ const CARD_2 = '4916338506082832';
 const callflow = run;
 
 
-/** No secure value keyed in may appear anywhere the CLI writes. */
+/** No secure value keyed in may appear anywhere the CLI writes (nor in a failure's message). */
 function expectNoSecrets(run: Run, ...secrets: string[]): void {
   for (const s of secrets) {
-    expect(run.stdout).not.toContain(s);
-    expect(run.stderr).not.toContain(s);
+    expect(run.stdout.includes(s), 'a secure value on stdout').toBe(false);
+    expect(run.stderr.includes(s), 'a secure value on stderr').toBe(false);
   }
 }
 
@@ -141,7 +141,54 @@ states:
     next: nowhere
 `;
 
+// A secure flow handing back the last four digits of the card and the amount, which the
+// agent's app sets to the same four digits.
+const LAST4 = `flow: last4
+kind: secure
+reservation: agent
+inputs:
+  amount: { type: number, required: true }
+outputs:
+  cardLast4: { type: string }
+  amount: { type: number }
+variables:
+  cardNumber: { type: string, secure: true }
+  cardLast4: { type: string }
+start: askCard
+states:
+  askCard:
+    collect: { prompt: Your card number please., into: cardNumber, digits: { min: 13, max: 19 }, validate: luhn, attempts: 1 }
+    on: { success: mask, failure: sorry }
+  mask:
+    set: { cardLast4: last4(cardNumber) }
+    next: back
+  back:
+    returnToAgent: { outputs: { cardLast4: cardLast4, amount: amount } }
+  sorry:
+    transfer: { queue: billing }
+`;
+
 describe('callflow simulate --format json', () => {
+  it('prints the end redacted like the log, each typed field with its type', async () => {
+    const last4 = file('last4/last4.yaml', LAST4);
+    const args = ['simulate', last4, '--input', CARD_2, '--flow-input', `amount=${CARD_2.slice(-4)}`];
+    const asJson = await callflow([...args, '-f', 'json']);
+    expect(asJson.code).toBe(0);
+    const out = json(asJson);
+    // The last four digits are a piece of the card the session held: a string, redacted. The
+    // amount is a number, and a number is never rewritten, whatever its digits.
+    expect(out.end).toEqual({ type: 'returnToAgent', outputs: { cardLast4: '[redacted]', amount: 2832 } });
+    // A line is text: there the amount's digits are the card's.
+    expect(out.transcript.map((l) => l.text)).toContain('returnToAgent {"cardLast4":"[redacted]","amount":[redacted]}');
+    expectNoSecrets(asJson, CARD_2);
+
+    const asText = await callflow(args);
+    expect(asText.code).toBe(0);
+    // Text only: the amount's digits are redacted too.
+    expect(asText.stdout).toContain('end: returnToAgent {"outputs":{"cardLast4":"[redacted]","amount":[redacted]}}\n');
+    expectNoSecrets(asText, CARD_2, CARD_2.slice(-4));
+  });
+
   it('prints one object with flow, path, transcript and end; secure inputs show as [secure]', async () => {
     const run = await callflow([
       'simulate', AGENT_PAYMENT, '--input', CARD, '--input', '1228', '--input', '123',
@@ -152,7 +199,7 @@ describe('callflow simulate --format json', () => {
     const out = json(run);
     expect(out.flow).toBe('agent-card-payment');
     expect(out.path).toEqual(['intro', 'askCard', 'askExpiry', 'askCvv', 'charge', 'checkResult', 'confirm', 'backToAgent']);
-    expect(out.end).toEqual({ type: 'returnToAgent', outputs: { paymentRef: 'PAY-7001', maskedCard: '1111' } });
+    expect(out.end).toEqual({ type: 'returnToAgent', outputs: { paymentRef: 'PAY-7001', maskedCard: '[redacted]' } });
     const inputs = out.transcript.filter((l) => l.from === 'caller');
     expect(inputs.map((l) => l.text)).toEqual(['[secure]', '[secure]', '[secure]']);
     expect(out.transcript.map((l) => l.text)).toEqual(
@@ -230,7 +277,7 @@ describe('callflow simulate --format json', () => {
     const run = await callflow(['simulate', PROTECTED, '--action', `lookupCaller=${mocks.flagged}`, '-f', 'json']);
     expect(run.code).toBe(0);
     expect(json(run)).toMatchObject({ path: ['greet', 'lookup', 'route', 'logVetted', 'toVetted'], end: { type: 'transfer', queue: 'vetted-care', data: { protectedIdentity: true } } });
-    expect(run.stdout).not.toContain('Ada');
+    expect(run.stdout.includes('Ada'), 'the protected caller\'s name on stdout').toBe(false);
   });
 
   it('takes {"error": ...} as the error outcome and {"timeout": true} as the timeout outcome', async () => {
@@ -281,7 +328,8 @@ describe('callflow simulate (text)', () => {
     expect(out).toMatch(/^ {2}caller: +\[secure\]$/m);
     expect(out).toMatch(/^ {2}> returnToAgent /m);
     expect(out).toContain('path: intro → askCard → askExpiry → askCvv → charge → checkResult → confirm → backToAgent\n');
-    expect(out).toContain('end: returnToAgent {"outputs":{"paymentRef":"PAY-7001","maskedCard":"1111"}}\n');
+    // The masked card the agent gets back, 1111, is a piece of the card: printed, it is redacted.
+    expect(out).toContain('end: returnToAgent {"outputs":{"paymentRef":"PAY-7001","maskedCard":"[redacted]"}}\n');
     expectNoSecrets(run, CARD, '4111111111111112');
   });
 
@@ -349,7 +397,7 @@ describe('callflow simulate -i (interactive)', () => {
     expect(run.code).toBe(0);
     const out = json(run);
     expect(out.path).toEqual(['intro', 'askCard', 'askExpiry', 'askCvv', 'charge', 'checkResult', 'confirm', 'backToAgent']);
-    expect(out.end).toEqual({ type: 'returnToAgent', outputs: { paymentRef: 'PAY-7001', maskedCard: '1111' } });
+    expect(out.end).toEqual({ type: 'returnToAgent', outputs: { paymentRef: 'PAY-7001', maskedCard: '[redacted]' } });
     // The questions go to stderr, one per wait.
     expect(run.stderr.match(/caller \(digits, noinput, hangup\)> /g)).toHaveLength(3);
     expectNoSecrets(run, CARD);

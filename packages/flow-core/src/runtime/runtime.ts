@@ -198,8 +198,19 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   return new CallflowRuntime(options);
 }
 
+/**
+ * @internal The redactor of the event whose listeners are running — the session's secure values
+ * and the patterns — for a listener that writes out what it composes from the event (the
+ * simulator's transcript lines). Undefined outside a listener.
+ */
+export function redactorOfEvent(runtime: Runtime): Redactor | undefined {
+  return runtime instanceof CallflowRuntime ? runtime.emitting : undefined;
+}
+
 class CallflowRuntime implements Runtime, RuntimeContext {
   readonly events = new RuntimeEvents((event, error, where) => this.listenerFailed(event, error, where));
+  /** The redactor of the event being emitted, while its listeners run (see redactorOfEvent; and for what a listener throws). */
+  emitting: Redactor | undefined;
   readonly flows: Map<string, Flow>;
   readonly actions: ActionCaller;
   readonly clock: Clock;
@@ -238,8 +249,6 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   private readonly openSessions = new Map<string, { text: string; version: number; live: LiveSession }>();
   private readonly openSessionsMax: number;
   private readonly stopping = new AbortController();
-  /** The redactor of the event being emitted (for what a listener of it throws). */
-  private emitting: Redactor | undefined;
 
   /**
    * The information-flow analysis of the flows, made on first use (so actions registered after
@@ -585,7 +594,7 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     const secrets: unknown[] = [];
     for (const vars of Object.values(live.slot.vars)) secrets.push(...Object.values(vars));
     for (const v of Object.values(live.slot.call)) if (typeof v === 'string' && /\d{4}/.test(v)) secrets.push(v);
-    return this.baseRedactor.with(secrets.map((s) => (typeof s === 'string' ? s : JSON.stringify(s))));
+    return this.baseRedactor.with(secrets);
   }
 
   /** What a caller hears when a flow cannot go on: the configured apology, then a transfer or a hang-up. */

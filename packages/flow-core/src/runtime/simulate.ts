@@ -2,12 +2,15 @@
  * The simulator: runs one call through the real runtime, offline and in-process, answering
  * each wait from a script (digits, `noinput`, `hangup`) and each data action from mocked
  * results. It yields the path of states, a transcript (prompts, inputs — secure ones as
- * `[secure]` — and commands, all redacted) and how the call ended.
+ * `[secure]` — and commands) and how the call ended, both redacted as the log is: each line
+ * and the end pass the session's redactor (its secure values and the patterns), typed fields
+ * keeping their types.
  */
 import type { ActionCaller, ActionOutcome } from '../actions/data-action.js';
 import type { Flow } from '../model/flow.js';
+import { Redactor } from '../secure/redact.js';
 import { ManualClock } from './clock.js';
-import { createRuntime, type Runtime } from './runtime.js';
+import { createRuntime, redactorOfEvent, type Runtime } from './runtime.js';
 import type { LockoutPolicy } from '../secure/otp.js';
 import type { CallEvent, CallInfo, Command, SessionEnd, TraceStep, Turn } from './types.js';
 
@@ -38,6 +41,12 @@ export interface SimulationScript {
   nextInput?: (waitingFor: 'input' | 'connect' | 'payment') => Promise<string | undefined>;
   /** Called with each transcript line as it happens. */
   onLine?: (line: TranscriptLine) => void;
+  /**
+   * Called once with how the call ended as the adapter receives it, not redacted (outputs as
+   * the agent gets them), for a test to compare with what it expects. Never print it: the
+   * result's `end` is the same object redacted.
+   */
+  onEnd?: (end: SimulationEnd) => void;
 }
 
 /** One line of a transcript. */
@@ -62,7 +71,13 @@ export interface SimulationResult {
   /** The states entered with their flows, in order. */
   trace: TraceStep[];
   transcript: TranscriptLine[];
+  /** How the call ended, redacted: strings as the log has them, typed fields with their types. */
   end: SimulationEnd;
+  /**
+   * The end as one line of text (`returnToAgent {"outputs":{...}}`), redacted like each
+   * transcript line: a typed field whose digits are a secure value's is removed here too.
+   */
+  endText: string;
   /** Set when the flow failed at run time without a handler. */
   error?: { code: string; message: string; state?: string };
   /** Data actions the flow called that had no mock (they took their error outcome). */
@@ -105,9 +120,14 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
   if (!flow) throw new Error(`no flow named '${String(name)}' to simulate`);
 
   const transcript: TranscriptLine[] = [];
+  // Lines are composed from redacted events, but composing can join what was apart, and typed
+  // fields (an amount, an output that is a number) are not redacted in an event: each line
+  // passes the redactor of the event it comes from, or the patterns between events.
+  const patterns = new Redactor();
   const push = (line: TranscriptLine) => {
-    transcript.push(line);
-    script.onLine?.(line);
+    const redacted = { ...line, text: (redactorOfEvent(runtime) ?? patterns).redactText(line.text) };
+    transcript.push(redacted);
+    script.onLine?.(redacted);
   };
   const note = (text: string, state?: string) => push({ from: 'runtime', kind: 'note', text, ...(state ? { state } : {}) });
   const actions = new MockActions(script.actions ?? {}, (t) => note(t));
@@ -125,6 +145,12 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
   });
   runtime.events.on('reservation.reserved', (e) => note(`agent ${e.agentId} reserved`));
   runtime.events.on('reservation.released', (e) => note(`agent ${e.agentId} released (${e.reason})`));
+  // How each session ended, redacted by its own redactor, which still holds its secure values.
+  const ends = new Map<string, { end: SimulationEnd; text: string }>();
+  runtime.events.on('session.ended', (e) => {
+    const end = toEnd(e.end);
+    ends.set(e.sessionId, { end, text: (redactorOfEvent(runtime) ?? patterns).redactText(describeEnd(end)) });
+  });
 
   function record(c: Command): void {
     switch (c.type) {
@@ -213,9 +239,13 @@ export async function simulate(flows: readonly Flow[] | Flow, script: Simulation
     trace.push(...turn.trace);
   }
   await runtime.shutdown();
-  const end = toEnd(turn.end);
-  const result: SimulationResult = { flow: flow.flow, path, trace, transcript, end, unmocked: actions.unmocked };
+  script.onEnd?.(toEnd(turn.end));
+  const ended = ends.get(turn.sessionId);
+  const end = ended?.end ?? toEnd(turn.end && patterns.redact(turn.end));
+  const endText = ended?.text ?? patterns.redactText(describeEnd(end));
+  const result: SimulationResult = { flow: flow.flow, path, trace, transcript, end, endText, unmocked: actions.unmocked };
   if (turn.end?.type === 'error') {
+    // The message was redacted when the turn failed (Turn.end carries it so).
     result.error = { code: turn.end.code, message: turn.end.message, ...(turn.end.state ? { state: turn.end.state } : {}) };
   }
   if (errorInfo && !result.error) note(`an error was handled by the flow: ${errorInfo.code}`);
@@ -249,6 +279,11 @@ function toEnd(end: SessionEnd | undefined): SimulationEnd {
       return rest as SimulationEnd;
     }
   }
+}
+
+function describeEnd(end: SimulationEnd): string {
+  const { type, ...rest } = end;
+  return Object.keys(rest).length > 0 ? `${type} ${JSON.stringify(rest)}` : type;
 }
 
 function describeCommand(c: Command): string {

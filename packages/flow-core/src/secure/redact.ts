@@ -2,12 +2,19 @@
  * The redactor every byte the runtime emits passes through: log records, event payloads,
  * error messages, snapshots and simulator lines.
  *
- * First line of defence: the session's own secure values, removed wherever they appear —
- * exactly, as any substring of 4 or more characters, and with spaces or dashes between the
- * characters. Second line: patterns that look sensitive whatever the session knows — card
- * numbers (13–19 digits passing Luhn), values of fields named like CVV/PIN/PAN/password,
- * phone numbers and e-mail addresses in free text.
+ * First line of defence: the session's own secure values, removed where they are written —
+ * whole, as pieces of 4 or more characters, with spaces or dashes between the characters, on
+ * token boundaries (see secret-index.ts). Second line: patterns that look sensitive whatever
+ * the session knows — card numbers (13–19 digits passing Luhn), phone numbers and e-mail
+ * addresses in free text, string values of fields named like CVV/PIN/PAN/password.
+ *
+ * Only strings are rewritten. A number, boolean or bigint is a typed field (an amount, a
+ * timestamp, a count), not free text: it is never replaced, so a command or event keeps its
+ * shape. Every detector is linear in the text.
  */
+import { digitGroups, markCardNumbers, markEmails, markPhoneNumbers } from './patterns.js';
+import { findUuids, Spans, UUID_LENGTH } from './scan.js';
+import { SecretIndex } from './secret-index.js';
 
 /** What replaces a removed value. */
 export const REDACTED = '[redacted]';
@@ -20,21 +27,14 @@ export interface RedactorOptions {
   detectPhone?: boolean;
   /** E-mail addresses in free text. */
   detectEmail?: boolean;
-  /** Field names whose values are always removed. */
+  /** Field names whose string values are always removed. */
   sensitiveField?: RegExp;
-  /** Extra field names whose values are removed (personal fields of a protected identity). */
-  personalFields?: readonly string[];
 }
 
-const SEPARATORS = /[\s\-.]/;
 const DEFAULT_SENSITIVE_FIELD =
   /^(cvv2?|cvc2?|cv2|csc|cid|pin|pincode|securitycode|cardnumber|cardno|pan|primaryaccountnumber|password|passcode|passwd|secret|otp|onetimecode|verificationcode|authcode|expiry|expirydate|expiration|track\d?|trackdata)$/i;
-const PAN_CANDIDATE = /(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])/g;
-const PHONE = /(?<![\w+])\+?\d(?:[ ().-]{0,2}\d){9,14}(?![\w])/g;
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
-const MIN_SUBSTRING = 4;
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
-const UUID_ALL = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+/** Structured values deeper than this are cut off (a cycle, or nothing a log needs). */
+const MAX_DEPTH = 64;
 
 /** The Luhn check over a string of digits. */
 export function luhnValid(digits: string): boolean {
@@ -59,14 +59,13 @@ function normaliseField(name: string): string {
 
 /** Removes secure values and sensitive-looking data from text and structured values. */
 export class Redactor {
-  private readonly secrets = new Set<string>();
-  private grams = new Map<string, string[]>();
+  private readonly index = new SecretIndex();
   /**
    * Secrets added but not yet indexed. A session's redactor is built every turn and most turns
-   * never redact anything (no listener, logging off): the 4-gram index is built on first use.
+   * never redact anything (no listener, logging off): the index is built on first use.
    */
   private pending: string[] = [];
-  private readonly options: Required<Omit<RedactorOptions, 'personalFields'>> & { personalFields: Set<string> };
+  private readonly options: Required<RedactorOptions>;
 
   constructor(options: RedactorOptions = {}) {
     this.options = {
@@ -74,29 +73,25 @@ export class Redactor {
       detectPhone: options.detectPhone ?? true,
       detectEmail: options.detectEmail ?? true,
       sensitiveField: options.sensitiveField ?? DEFAULT_SENSITIVE_FIELD,
-      personalFields: new Set((options.personalFields ?? []).map(normaliseField)),
     };
   }
 
   /** A redactor with the same options and secrets plus these (sessions derive from a base). */
-  with(secrets: Iterable<string>, personalFields: readonly string[] = []): Redactor {
-    const r = new Redactor({
-      detectPan: this.options.detectPan,
-      detectPhone: this.options.detectPhone,
-      detectEmail: this.options.detectEmail,
-      sensitiveField: this.options.sensitiveField,
-      personalFields: [...this.options.personalFields, ...personalFields],
-    });
-    for (const s of this.secrets) r.pending.push(s);
+  with(secrets: Iterable<unknown>): Redactor {
+    const r = new Redactor(this.options);
+    for (const s of this.index.values()) r.pending.push(s);
     for (const s of this.pending) r.pending.push(s);
     for (const s of secrets) r.addSecret(s);
     return r;
   }
 
-  /** Remember a secure value of the session (values shorter than 4 characters are matched exactly). */
+  /**
+   * Remember a secure value of the session: a string, a number (as written in decimal), or
+   * each of those inside a list or map. Booleans are not searched for (every `true` in a log
+   * would go).
+   */
   addSecret(value: unknown): void {
-    if (value === null || value === undefined) return;
-    this.pending.push(typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value, bigintSafe) : String(value));
+    secretTexts(value, this.pending, 0);
   }
 
   /** Index the secrets added since the last use. */
@@ -104,35 +99,13 @@ export class Redactor {
     if (this.pending.length === 0) return;
     const pending = this.pending;
     this.pending = [];
-    for (const text of pending) this.index(text);
-  }
-
-  private index(text: string): void {
-    const stripped = strip(text).toLowerCase();
-    if (stripped.length === 0 || this.secrets.has(stripped)) return;
-    this.secrets.add(stripped);
-    if (stripped.length >= MIN_SUBSTRING) {
-      for (let i = 0; i + MIN_SUBSTRING <= stripped.length; i++) {
-        const g = stripped.slice(i, i + MIN_SUBSTRING);
-        const list = this.grams.get(g);
-        if (list) {
-          if (!list.includes(stripped)) list.push(stripped);
-        } else this.grams.set(g, [stripped]);
-      }
-    }
+    for (const text of pending) this.index.add(text);
   }
 
   /** Forget every session secret (the secure session ended and its values were wiped). */
   clearSecrets(): void {
     this.pending = [];
-    this.secrets.clear();
-    this.grams = new Map();
-  }
-
-  /** Does the redactor know any session secret? */
-  get hasSecrets(): boolean {
-    this.settle();
-    return this.secrets.size > 0;
+    this.index.clear();
   }
 
   /** Redact free text. */
@@ -140,52 +113,44 @@ export class Redactor {
     this.settle();
     // Ids (UUIDs: session ids, tokens) are random hex: a run of digits in one is not a phone
     // number or a piece of a secret, and a mangled id would be useless. Keep them whole.
-    if (UUID.test(text)) {
-      UUID.lastIndex = 0;
-      let out = '';
-      let last = 0;
-      for (const m of text.matchAll(UUID_ALL)) {
-        out += this.redactPlain(text.slice(last, m.index)) + m[0];
-        last = m.index + m[0].length;
-      }
-      return out + this.redactPlain(text.slice(last));
+    const ids = findUuids(text);
+    if (ids.length === 0) return this.redactPlain(text);
+    let out = '';
+    let last = 0;
+    for (const start of ids) {
+      out += this.redactPlain(text.slice(last, start)) + text.slice(start, start + UUID_LENGTH);
+      last = start + UUID_LENGTH;
     }
-    return this.redactPlain(text);
+    return out + this.redactPlain(text.slice(last));
   }
 
   private redactPlain(text: string): string {
     if (text === '') return text;
-    let out = this.secrets.size > 0 ? this.removeSecrets(text) : text;
-    if (this.options.detectEmail) out = out.replace(EMAIL, REDACTED);
-    if (this.options.detectPan) {
-      out = out.replace(PAN_CANDIDATE, (m) => (luhnValid(m.replace(/[ -]/g, '')) ? REDACTED : m));
+    const spans = new Spans(text.length);
+    if (this.index.size > 0) this.index.mark(text, spans);
+    if (this.options.detectEmail) markEmails(text, spans);
+    if (this.options.detectPan || this.options.detectPhone) {
+      const groups = digitGroups(text);
+      if (groups && this.options.detectPan) markCardNumbers(text, groups, spans);
+      if (groups && this.options.detectPhone) markPhoneNumbers(text, groups, spans);
     }
-    if (this.options.detectPhone) out = out.replace(PHONE, REDACTED);
-    return out;
+    return spans.apply(text, REDACTED);
   }
 
-  /** Redact any value: strings, arrays and plain objects deeply (a new value; the input is untouched). */
+  /**
+   * Redact any value: strings, arrays and plain objects deeply (a new value; the input is
+   * untouched). Strings are redacted; numbers, booleans and bigints are kept as they are.
+   */
   redact<T>(value: T): T {
     this.settle();
-    return this.walk(value, undefined, 0) as T;
+    return this.walk(value, false, 0) as T;
   }
 
-  private walk(value: unknown, field: string | undefined, depth: number): unknown {
-    if (field !== undefined && this.isSensitiveField(field) && value !== null && value !== undefined && value !== '') {
-      return REDACTED;
-    }
-    if (typeof value === 'string') return this.redactText(value);
-    if (typeof value === 'number' || typeof value === 'bigint') {
-      // A number is a secret only if the session says so or it is a card number: timestamps
-      // and counts are not phone numbers.
-      const s = String(value);
-      let r = this.secrets.size > 0 ? this.removeSecrets(s) : s;
-      if (this.options.detectPan && /^\d{13,19}$/.test(r) && luhnValid(r)) r = REDACTED;
-      return r === s ? value : r;
-    }
+  private walk(value: unknown, sensitive: boolean, depth: number): unknown {
+    if (typeof value === 'string') return sensitive && value !== '' ? REDACTED : this.redactText(value);
     if (value === null || typeof value !== 'object') return value;
-    if (depth > 64) return REDACTED;
-    if (Array.isArray(value)) return value.map((v) => this.walk(v, undefined, depth + 1));
+    if (depth > MAX_DEPTH) return REDACTED;
+    if (Array.isArray(value)) return value.map((v) => this.walk(v, sensitive, depth + 1));
     if (value instanceof Error) {
       const e = new Error(this.redactText(value.message));
       e.name = value.name;
@@ -193,73 +158,18 @@ export class Redactor {
     }
     if (value instanceof Date) return value;
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = this.walk(v, k, depth + 1);
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      out[k] = this.walk(v, sensitive || this.options.sensitiveField.test(normaliseField(k)), depth + 1);
+    }
     return out;
   }
-
-  private isSensitiveField(field: string): boolean {
-    const n = normaliseField(field);
-    return this.options.sensitiveField.test(n) || this.options.personalFields.has(n);
-  }
-
-  /** Remove every occurrence of a session secret, or of 4+ characters of one, separators allowed. */
-  private removeSecrets(text: string): string {
-    // Work on the text without separators, keeping where each kept character came from.
-    const kept: number[] = [];
-    let stripped = '';
-    for (let i = 0; i < text.length; i++) {
-      const ch = text[i]!;
-      if (!SEPARATORS.test(ch)) {
-        kept.push(i);
-        stripped += ch.toLowerCase();
-      }
-    }
-    const covered = new Uint8Array(stripped.length);
-    let any = false;
-    // Exact secrets shorter than the n-gram size.
-    for (const s of this.secrets) {
-      if (s.length >= MIN_SUBSTRING) continue;
-      let at = stripped.indexOf(s);
-      while (at >= 0) {
-        covered.fill(1, at, at + s.length);
-        any = true;
-        at = stripped.indexOf(s, at + 1);
-      }
-    }
-    // Any window of 4 characters of a secret marks its span (overlapping windows join up).
-    for (let i = 0; i + MIN_SUBSTRING <= stripped.length; i++) {
-      if (this.grams.has(stripped.slice(i, i + MIN_SUBSTRING))) {
-        covered.fill(1, i, i + MIN_SUBSTRING);
-        any = true;
-      }
-    }
-    if (!any) return text;
-    let out = '';
-    let last = 0;
-    let i = 0;
-    while (i < stripped.length) {
-      if (!covered[i]) {
-        i++;
-        continue;
-      }
-      let j = i;
-      while (j + 1 < stripped.length && covered[j + 1]) j++;
-      const start = kept[i]!;
-      const end = kept[j]! + 1;
-      out += text.slice(last, start) + REDACTED;
-      last = end;
-      i = j + 1;
-    }
-    return out + text.slice(last);
-  }
 }
 
-function strip(text: string): string {
-  let out = '';
-  for (const ch of text) if (!SEPARATORS.test(ch)) out += ch;
-  return out;
-}
-
-function bigintSafe(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? value.toString() : value;
+/** The texts to search for in a secure value. */
+function secretTexts(value: unknown, out: string[], depth: number): void {
+  if (typeof value === 'string') out.push(value);
+  else if (typeof value === 'number' || typeof value === 'bigint') out.push(String(value));
+  else if (value !== null && typeof value === 'object' && depth < MAX_DEPTH) {
+    for (const v of Array.isArray(value) ? value : Object.values(value)) secretTexts(v, out, depth + 1);
+  }
 }

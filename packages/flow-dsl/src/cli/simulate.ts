@@ -156,7 +156,7 @@ async function runSimulate(args: string[], io: CliIO): Promise<number> {
     io.stdout.write(`${escapeJsonText(JSON.stringify(out, null, 2))}\n`);
   } else {
     write(`path: ${sim.path.join(' → ')}\n`);
-    write(`end: ${renderEnd(sim.end)}\n`);
+    write(`end: ${sim.endText}\n`);
     if (sim.error) write(`error: ${sim.error.code}: ${sim.error.message}\n`);
   }
   return sim.error ? EXIT.problems : EXIT.ok;
@@ -251,9 +251,4 @@ function renderLine(l: TranscriptLine): string {
     default:
       return l.kind === 'note' ? `  (${l.text})` : `  > ${l.text}`;
   }
-}
-
-function renderEnd(end: SimulationResult['end']): string {
-  const { type, ...rest } = end;
-  return Object.keys(rest).length > 0 ? `${type} ${JSON.stringify(rest)}` : type;
 }

@@ -16,7 +16,7 @@
  * ```
  */
 import { basename, dirname } from 'node:path';
-import { ACTIONS, FlowInputError, actionOf, simulate, transitionsOf, type Flow, type SimulationResult } from '@callflow/flow-core';
+import { ACTIONS, FlowInputError, actionOf, simulate, transitionsOf, type Flow, type SimulationEnd, type SimulationResult } from '@callflow/flow-core';
 import { z } from 'zod';
 import { flowFilesIn, flowFilesUnder, findConfigFile } from '../lint/project-files.js';
 import type { Diagnostic } from '../lint/types.js';
@@ -202,6 +202,9 @@ export async function runFlowTests(files: readonly string[]): Promise<TestRunRes
     trackerFor(coverage, flow, flowFile);
     const cases: TestCaseResult[] = [];
     for (const t of test.tests) {
+      // Expectations are checked against the end as the adapter gets it; failures show the
+      // result's end, redacted like all the simulator prints.
+      let handedOn: SimulationEnd | undefined;
       let sim: SimulationResult;
       try {
         sim = await simulate([...project.flows.values()], {
@@ -210,6 +213,7 @@ export async function runFlowTests(files: readonly string[]): Promise<TestRunRes
           flowInputs: t.flowInputs ?? {},
           ...(t.call ? { call: { ...t.call, provider: 'simulator' } } : {}),
           ...(t.lockout ? { lockout: t.lockout } : {}),
+          onEnd: (end) => (handedOn = end),
         }, test.flow);
       } catch (error) {
         // flowInputs the flow cannot take (a wrong type, nested too deep): this test's failure, not the run's.
@@ -222,7 +226,7 @@ export async function runFlowTests(files: readonly string[]): Promise<TestRunRes
         if (f) trackerFor(coverage, f, project.fileOf.get(step.flow));
       }
       recordCoverage(coverage, sim);
-      const failures = check(t.expect, sim);
+      const failures = check(t.expect, sim, handedOn ?? sim.end);
       cases.push({ name: t.name, passed: failures.length === 0, failures, result: sim });
     }
     results.push({ file, flow: test.flow, problems: [], cases });
@@ -257,15 +261,15 @@ function projectFor(testFile: string, cache: Map<string, LoadedProject>): Loaded
   return p;
 }
 
-/** What an expectation says that the simulation did not do. */
-function check(expect: FlowTestFile['tests'][number]['expect'], sim: SimulationResult): string[] {
+/** What an expectation says that the simulation did not do (`handedOn`: the end, not redacted). */
+function check(expect: FlowTestFile['tests'][number]['expect'], sim: SimulationResult, handedOn: SimulationEnd): string[] {
   const out: string[] = [];
   if (expect.path && !sameList(expect.path, sim.path)) {
     out.push(`path: expected ${expect.path.join(' → ')}\n        got      ${sim.path.join(' → ')}`);
   }
   for (const s of expect.visits ?? []) if (!sim.path.includes(s)) out.push(`visits: state '${s}' was not entered`);
   for (const s of expect.notVisits ?? []) if (sim.path.includes(s)) out.push(`notVisits: state '${s}' was entered`);
-  if (expect.end) out.push(...partialMatch('end', expect.end, sim.end));
+  if (expect.end) out.push(...partialMatch('end', expect.end, handedOn, sim.end));
   if (expect.transcript) {
     const lines = sim.transcript.map((l) => l.text);
     let from = 0;
@@ -291,17 +295,27 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-function partialMatch(where: string, expected: unknown, actual: unknown): string[] {
+/**
+ * Where `actual` differs from what `expected` says, naming what it got from `shown`: the same
+ * value redacted (the redactor keeps the shape of a value, so a path into one leads into both).
+ */
+function partialMatch(where: string, expected: unknown, actual: unknown, shown: unknown): string[] {
   if (expected !== null && typeof expected === 'object' && !Array.isArray(expected)) {
     if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) {
-      return [`${where}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`];
+      return [`${where}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(shown)}`];
     }
     const out: string[] = [];
-    for (const [k, v] of Object.entries(expected)) out.push(...partialMatch(`${where}.${k}`, v, (actual as Record<string, unknown>)[k]));
+    for (const [k, v] of Object.entries(expected)) {
+      out.push(...partialMatch(`${where}.${k}`, v, (actual as Record<string, unknown>)[k], fieldOf(shown, k)));
+    }
     return out;
   }
   const same = JSON.stringify(expected) === JSON.stringify(actual) || (typeof expected === 'number' && String(expected) === String(actual));
-  return same ? [] : [`${where}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`];
+  return same ? [] : [`${where}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(shown)}`];
+}
+
+function fieldOf(value: unknown, key: string): unknown {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
 }
 
 class CoverageTracker {
