@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { createRuntime, ManualClock, MemoryLogger, REDACTED, type Flow, type RuntimeEventMap } from '../src/index.js';
 
 // A payment whose secure code, amount and clock all read 5555: a piece of the code is in the
-// amount's digits and in every timestamp.
+// amount's digits and in every timestamp. The host hands in a clear note that happens to hold
+// the code (the runtime refuses a flow that would log the code itself): the redactor, the
+// second line, removes it from what is written out.
 const CODE = '5555';
 const NOW = 5_555_000_000_000;
 const AMOUNT = 55.55;
@@ -20,18 +22,19 @@ reservation: none
 inputs:
   amount: { type: number, required: true }
   code: { type: string, secure: true }
+  note: { type: string, required: true }
 start: take
 states:
   take:
     pay: { amount: amount, currency: gbp, prompt: Please key in your card details when asked., attempts: 2 }
     on: { success: done, failure: toDesk }
   done:
-    log: "paid with code \${code} in turn 55557"
+    log: "paid with \${note} in turn 55557"
     next: bye
   bye:
     disconnect: { reason: paid }
   toDesk:
-    transfer: { queue: payments, data: { amount: amount, count: 5555, note: '"code " + code' } }
+    transfer: { queue: payments, data: { amount: amount, count: 5555, note: note } }
 `) as Flow;
 
 function setup() {
@@ -42,7 +45,7 @@ function setup() {
   for (const name of ['session.started', 'state.entered', 'command', 'session.ended', 'secure.entered', 'secure.exited'] as const) {
     runtime.events.on(name, (payload: RuntimeEventMap[typeof name]) => events.push({ name, payload: payload as unknown as Record<string, unknown> }));
   }
-  const start = () => runtime.startSession({ flow: 'pay-with-code', inputs: { amount: AMOUNT, code: CODE }, call: { caller: '+15555550100', callId: 'CA-1' } });
+  const start = () => runtime.startSession({ flow: 'pay-with-code', inputs: { amount: AMOUNT, code: CODE, note: `code ${CODE}` }, call: { caller: '+15555550100', callId: 'CA-1' } });
   return { runtime, logger, events, start };
 }
 

@@ -37,8 +37,8 @@ describe('simulate', () => {
     expect(JSON.stringify(r).includes('2832')).toBe(false);
   });
 
-  it('redacts the end like the log: a secure value a flow hands on in transfer data', async () => {
-    // Lint would stop this flow; the runtime runs it, and the simulator must not print the card.
+  it('prints nothing of a secure value a flow would hand on in transfer data: the runtime refuses it', async () => {
+    // Lint would stop this flow; the runtime refuses the state, and the simulator prints no piece of the card.
     const leaky = parse(`
 flow: leaky
 kind: inbound
@@ -46,8 +46,11 @@ inputs:
   amount: { type: number, required: true }
 variables:
   card: { type: string, secure: true }
-start: ask
+start: quiet
 states:
+  quiet:
+    recording: pause
+    next: ask
   ask:
     collect: { prompt: Card please., into: card, digits: { min: 13, max: 19 } }
     on: { success: toDesk, failure: toDesk }
@@ -56,10 +59,28 @@ states:
 `) as Flow;
     const lines: string[] = [];
     const r = await simulate([leaky], { inputs: [CARD], flowInputs: { amount: 25.5 }, onLine: (l) => lines.push(l.text) });
-    expect(r.end).toEqual({ type: 'transfer', queue: 'desk', data: { card: REDACTED, spaced: REDACTED, amount: 25.5 } });
-    expect(r.transcript.map((l) => l.text)).toEqual(['Card please.', 'collect (secure)', '[secure]', 'transfer to queue desk']);
+    expect(r.error).toMatchObject({ code: 'SECURE_LEAK_BLOCKED', state: 'toDesk' });
+    expect(r.transcript.map((l) => l.text)).toEqual(['pauseRecording', 'Card please.', 'collect (secure)', '[secure]', 'disconnect (error)']);
     expect(lines).toEqual(r.transcript.map((l) => l.text));
     expect(JSON.stringify(r).includes(CARD.slice(0, 4))).toBe(false);
+  });
+
+  it('redacts the end like the log: a clear value that holds a piece of a secure one', async () => {
+    const handsOn = parse(`
+flow: hands-on
+kind: inbound
+inputs:
+  note: { type: string, required: true }
+  code: { type: string, secure: true, required: true }
+start: toDesk
+states:
+  toDesk:
+    transfer: { queue: desk, data: { note: note, count: 4916 } }
+`) as Flow;
+    // a piece, not the whole value: the whole would be refused before it left (see secure-enforcement.test.ts)
+    const r = await simulate([handsOn], { flowInputs: { note: `card ${CARD.slice(0, 4)} ${CARD.slice(4, 8)}`, code: CARD } });
+    expect(r.end).toEqual({ type: 'transfer', queue: 'desk', data: { note: `card ${REDACTED}`, count: 4916 } });
+    expect(JSON.stringify(r).includes(CARD.slice(4, 8))).toBe(false);
   });
 
   it('prints a pay command whose amount holds the digits of the caller\'s number', async () => {
