@@ -149,7 +149,7 @@ describe('secure-data-leak', () => {
     const text = flow(`${collectCard}
   second:
     log: "\${last4(cardNumber.substring(0, 4))} \${last4(cvv)} \${mask(cardNumber + '')}"
-    next: bye
+    next: askCvv
   askCvv:
     collect: { into: cvv, digits: { min: 3, max: 4 } }
     on: { success: bye, failure: bye }`, `${secure}\n  cvv: { type: string, secure: true }`);
@@ -159,7 +159,7 @@ describe('secure-data-leak', () => {
     const cvvOnly = flow(`${collectCard}
   second:
     log: "\${last4(cvv)}"
-    next: bye
+    next: askCvv
   askCvv:
     collect: { into: cvv, digits: { min: 3, max: 4 } }
     on: { success: bye, failure: bye }`, `${secure}\n  cvv: { type: string, secure: true }`);

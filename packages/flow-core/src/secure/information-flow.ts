@@ -360,19 +360,24 @@ function labelSite(f: FlowFacts, site: FlowExpression, facts: Map<string, FlowFa
     }
     return CLEAR;
   };
+  // Inside a CEL validation, `value` is what the caller keys in: as secure as where it goes,
+  // and whole. A CEL validation of a secure entry may so test only permitted facts of it; a
+  // pattern (`^\d{13,19}$`) or luhn is a format check, which tells whether the entry is
+  // accepted: 1 bit a try (documented).
+  const into = site.scope === 'value' ? (f.flow.states[site.state] as { collect?: { into?: unknown } }).collect?.into : undefined;
+  const entered = typeof into === 'string' ? (f.names.get(into)?.label ?? CLEAR) : CLEAR;
   const env: LabelEnv = {
     label: (name, member) => {
       if (name === 'result' && site.scope === 'result') return resultLabel(member);
-      // a validation of the caller's own entry (a pattern, a range, a check digit) tells
-      // whether it is accepted: 1 bit a try, documented; what else it reads counts
-      if (name === 'value' && site.scope === 'value') return CLEAR;
+      if (name === 'value' && site.scope === 'value') return entered;
       return f.names.get(name)?.label ?? CLEAR;
     },
     pure: (name) => {
+      if (name === 'value' && site.scope === 'value') return true;
       const n = f.names.get(name);
       return n !== undefined && n.source && !n.impure;
     },
-    verdict: (name) => verdictOf(f.names.get(name)),
+    verdict: (name) => (name === 'value' && site.scope === 'value' ? 'short' : verdictOf(f.names.get(name))),
     entry: (name) => name === 'value' && site.scope === 'value',
   };
   const out: SiteLabel = { label: CLEAR, declassified: [] };
@@ -401,8 +406,12 @@ function labelSite(f: FlowFacts, site: FlowExpression, facts: Map<string, FlowFa
   return out;
 }
 
-/** Sinks a menu branch in a secure flow taints: everything that leaves for something other than the caller. */
-const PC_SINKS: ReadonlySet<SinkClass> = new Set(['store', 'release', 'clear', 'action-input', 'flow-input']);
+/**
+ * Sinks a menu branch in a secure flow taints: where the key could be kept (a variable, another
+ * flow) or sent away (a data action). Which way the call went stays visible, as every path is
+ * (the states it entered, the end the agent gets): a menu is for choices, never for secrets.
+ */
+const PC_SINKS: ReadonlySet<SinkClass> = new Set(['store', 'action-input', 'flow-input']);
 
 /** Are the expression's secure parts whole variables joined with `+` (nothing computed from one)? */
 function joined(ast: ASTNode, env: LabelEnv): boolean {
