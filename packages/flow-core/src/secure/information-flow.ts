@@ -22,8 +22,13 @@
  * - Variables take the highest label ever assigned to them (flow-insensitive), across flows
  *   through callFlow / enterSecureFlow / transfer inputs and subflow outputs: a fixpoint over
  *   the project, each expression re-labelled only when a name it reads changed.
- * - A branch on a secure value (a switch case, a validation reading another secure value) is
- *   reported as an implicit flow: the path the call takes would reveal it.
+ * - A branch on a secure value (a switch case, a CEL validation testing more than permitted
+ *   facts of a secure entry) is reported as an implicit flow: the path the call takes would
+ *   reveal it. In a secure flow, a menu's key is secure: until its options join again, what
+ *   is stored, handed on or sent to a data action is secure.
+ * - The number dialled or texted, and a secure data action's input, take secure values only
+ *   whole; what the caller keys into a secure variable, and its read-back, only while the
+ *   recording is paused.
  */
 import type { ASTNode } from '@marcbachmann/cel-js';
 import type { Flow } from '../model/flow.js';

@@ -18,9 +18,10 @@ import type { ExpressionRole } from '../model/sites.js';
  * - `release`: where a flow may release a masked form (logs, agent and return outputs, the
  *   data handed along with a transfer): masked and clear values;
  * - `clear`: only clear values (addresses, URLs, caller ids, amounts, SMS text);
- * - `destination`: the number dialled or texted (`connect.number`, `authenticate.to`): any;
- * - `action-input`: a data action's input: any for an action (or field) declared secure, clear
- *   values otherwise;
+ * - `destination`: the number dialled or texted (`connect.number`, `authenticate.to`): a
+ *   whole secure variable, or anything not secure;
+ * - `action-input`: a data action's input: for an action (or field) declared secure, secure
+ *   values whole (variables joined with `+` at most); clear values otherwise;
  * - `flow-input`: another flow's input: any when that input is declared `secure: true` there;
  *   masked and clear values otherwise (the input then holds a masked value);
  * - `condition`: a branch (switch cases, a CEL validation): masked and clear values; a branch
