@@ -27,6 +27,8 @@ export interface LintInput {
   ruleLevels?: Record<string, RuleLevel>;
   /** The rules to run (default: all). */
   rules?: readonly Rule[];
+  /** The largest text taken (default `MAX_SOURCE_BYTES`, 5 MB; the benchmark lints larger flows). */
+  maxSourceBytes?: number;
 }
 
 /** Map a config setting (`warn`, 2, ...) onto a level. */
@@ -43,7 +45,7 @@ export function lint(input: LintInput): LintResult[] {
   const config = input.config ?? {};
   const loaded = new Map<string, FlowLoadResult>();
   for (const f of [...input.targets, ...(input.others ?? [])]) {
-    if (!loaded.has(f.file)) loaded.set(f.file, loadFlowText(f.text, f.file));
+    if (!loaded.has(f.file)) loaded.set(f.file, loadFlowText(f.text, f.file, input.maxSourceBytes));
   }
   const flows = new Map<string, LoadedFlow>();
   for (const r of loaded.values()) {

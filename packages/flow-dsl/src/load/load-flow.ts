@@ -20,9 +20,9 @@ export interface FlowLoadResult {
   diagnostics: Diagnostic[];
 }
 
-/** Load a flow from YAML text. */
-export function loadFlowText(text: string, file: string): FlowLoadResult {
-  const parsed = parseYaml(text, file);
+/** Load a flow from YAML text (`maxBytes`: the largest text taken, default 5 MB). */
+export function loadFlowText(text: string, file: string, maxBytes?: number): FlowLoadResult {
+  const parsed = parseYaml(text, file, maxBytes);
   const diagnostics = [...parsed.diagnostics];
   if (parsed.diagnostics.some((d) => d.fatal)) {
     return { file, data: parsed.data, source: parsed.source, diagnostics };

@@ -45,8 +45,8 @@ const DOCUMENT_OPTIONS = { uniqueKeys: false, prettyErrors: false, version: '1.2
 export const MAX_ALIAS_COUNT = 100;
 
 /** Parse YAML text; never throws. */
-export function parseYaml(text: string, file: string): ParsedYaml {
-  const tooLarge = textTooLarge(text, file);
+export function parseYaml(text: string, file: string, maxBytes?: number): ParsedYaml {
+  const tooLarge = textTooLarge(text, file, maxBytes);
   if (tooLarge) return { data: undefined, source: new SourceMap(file, text, undefined), diagnostics: [tooLarge] };
   if (!NEEDS_FULL_PATH.test(text)) {
     try {

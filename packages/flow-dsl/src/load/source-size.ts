@@ -54,20 +54,20 @@ export function readSource(file: string): SourceRead {
 }
 
 /** The diagnostic for text over the limit (held in memory already), or undefined. */
-export function textTooLarge(text: string, file: string): Diagnostic | undefined {
+export function textTooLarge(text: string, file: string, limit = MAX_SOURCE_BYTES): Diagnostic | undefined {
   // UTF-8 takes one to three bytes per UTF-16 unit: count the bytes only when it matters.
-  if (text.length * 3 <= MAX_SOURCE_BYTES) return undefined;
+  if (text.length * 3 <= limit) return undefined;
   const bytes = Buffer.byteLength(text, 'utf8');
-  return bytes > MAX_SOURCE_BYTES ? tooLarge(file, bytes) : undefined;
+  return bytes > limit ? tooLarge(file, bytes, limit) : undefined;
 }
 
 /** `big.yaml is 6.0 MB (6,291,456 bytes), over the limit of 5 MB …`. */
-export function tooLarge(file: string, bytes: number): Diagnostic {
+export function tooLarge(file: string, bytes: number, limit = MAX_SOURCE_BYTES): Diagnostic {
   return {
     ruleId: 'schema',
     severity: 2,
     fatal: true,
-    message: `${basename(file)} is ${megabytes(bytes)} (${bytes.toLocaleString('en-US')} bytes), over the limit of ${megabytes(MAX_SOURCE_BYTES)} for a file callflow reads, so it was not read; split it into smaller flows (subflows)`,
+    message: `${basename(file)} is ${megabytes(bytes)} (${bytes.toLocaleString('en-US')} bytes), over the limit of ${megabytes(limit)} for a file callflow reads, so it was not read; split it into smaller flows (subflows)`,
     line: 1,
     column: 1,
     endLine: 1,
