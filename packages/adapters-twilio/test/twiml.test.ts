@@ -126,7 +126,7 @@ describe('renderTurn', () => {
     ]);
     expect(sideEffects.map((e) => e.type)).toEqual(['pauseRecording', 'sendSms']);
     expect(doc.children.map((c) => c.name)).toEqual(['Gather']);
-    expect(twiml).not.toContain('123456');
+    expect((twiml).includes('123456'), 'must not be there').toBe(false);
   });
 
   it('holds a waiting session with no verb with a Pause and a Redirect to the wait URL', () => {

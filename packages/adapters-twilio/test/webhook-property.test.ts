@@ -77,6 +77,13 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 );
 const signing = fc.constantFrom('valid', 'valid', 'valid', 'valid', 'forged', 'none');
 
+// CI runs one fixed seed (a red CI is a finding, never luck); elsewhere each run is a new one.
+// CALLFLOW_PROPERTY_SEED replays a failure (fast-check prints the seed), CALLFLOW_PROPERTY_RUNS runs longer.
+const envSeed = Number(process.env.CALLFLOW_PROPERTY_SEED);
+const envRuns = Number(process.env.CALLFLOW_PROPERTY_RUNS);
+const SEED = Number.isFinite(envSeed) ? envSeed : process.env.CI ? 20261202 : undefined;
+const PROPERTY_OPTIONS = { numRuns: Number.isFinite(envRuns) && envRuns > 0 ? envRuns : 120, ...(SEED !== undefined ? { seed: SEED } : {}) };
+
 describe('the webhook under random requests', () => {
   it('always answers well-formed, never with a stack, a 500 or a keyed-in card, and leaves no agent reserved', async () => {
     await fc.assert(
@@ -114,7 +121,7 @@ describe('the webhook under random requests', () => {
           // A forged or unsigned request is refused before anything else (a wrong method, before that).
           if (expected !== undefined) expect(answer.status).toBe(expected);
           expect(answer.body).not.toMatch(/\bat \S+ \(|\.[jt]s:\d+|Error\b|undefined|\[object/);
-          for (const card of CARDS) expect(answer.body).not.toContain(card);
+          for (const card of CARDS) expect((answer.body).includes(card), 'must not be there').toBe(false);
           if (answer.status === 200) {
             expect(answer.contentType).toMatch(/^text\/xml/);
             expect(() => parseTwiml(answer.body)).not.toThrow();
@@ -169,7 +176,7 @@ describe('the webhook under random requests', () => {
         for (const i of used) await send(signed('/twilio/status', { CallSid: callSid(i), CallStatus: 'completed' }, 'valid'));
         for (const agent of AGENTS) expect(await runtime.isReserved(agent)).toBe(false);
       }),
-      { numRuns: 120 },
+      PROPERTY_OPTIONS,
     );
   }, 60_000);
 });

@@ -43,7 +43,7 @@ describe('masked-callback over Twilio webhooks', () => {
     // The client's number is dialled, never said: no Say (inside a Gather or not) carries it.
     const said = call.transcript.filter((l) => l.startsWith('say:'));
     expect(said.length).toBeGreaterThan(2);
-    for (const line of said) expect(line).not.toContain('5555550142');
+    for (const line of said) expect((line).includes('5555550142'), 'must not be there').toBe(false);
     for (const body of call.bodies) expect(body.split(CLIENT_PHONE).length - 1).toBeLessThanOrEqual(1);
     expect(server.actions.count('lookupApplication')).toBe(1);
     expect(server.calls.size).toBe(0);
@@ -136,8 +136,8 @@ describe('agent-card-payment over Twilio webhooks', () => {
     expect(server.actions.count('chargeCard')).toBe(1);
     // No card data in any answer: the only read-back the flow asks for is the last four digits.
     for (const body of [started.twiml, ...call.bodies]) {
-      expect(body).not.toContain(CARD);
-      expect(body).not.toContain('1228');
+      expect((body).includes(CARD), 'must not be there').toBe(false);
+      expect((body).includes('1228'), 'must not be there').toBe(false);
       expect(digitsLike(body)).toEqual([]);
     }
   });
@@ -151,11 +151,11 @@ describe('agent-card-payment over Twilio webhooks', () => {
     expect(back.attrs.action).toMatch(/\/voice\/[0-9a-f-]{36}\/\d+\/transfer$/);
     expect(back.attrs.method).toBe('POST');
     // The recording was resumed before the return: the action URL no longer says it is paused.
-    expect(back.attrs.action).not.toContain('recording=');
+    expect((back.attrs.action ?? '').includes('recording='), 'must not be there').toBe(false);
     expect(verbs(call.documents.at(-1)!)).toEqual(['Say', 'Hangup']);
     expect(server.problems.map((p) => p.code)).toContain('TRANSFER_NOT_CONNECTED');
     expect(await server.runtime.isReserved('agent-42')).toBe(false);
-    for (const body of call.bodies) expect(body).not.toContain(CARD);
+    for (const body of call.bodies) expect((body).includes(CARD), 'must not be there').toBe(false);
   });
 
   it('releases the agent when the caller hangs up inside the secure flow', async () => {
@@ -178,7 +178,7 @@ describe('signatures', () => {
     const caller = new CallSimulator(server.baseUrl, AUTH_TOKEN, { from: MANAGER, to: PARTNER_LINE });
     const answer = await caller.post('/voice', {}, 'forged');
     expect(answer.status).toBe(403);
-    expect(answer.body).not.toContain('<Response');
+    expect((answer.body).includes('<Response'), 'must not be there').toBe(false);
     expect(server.sessionsStarted()).toBe(0);
     expect(server.calls.size).toBe(0);
   });

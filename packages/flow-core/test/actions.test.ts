@@ -208,7 +208,7 @@ describe('say', () => {
     expect(t.commands).toContainEqual({ type: 'say', text: `Your PIN is ${PIN}.`, secure: true });
     const emitted = h.named('command').map((e) => e.command as Command).find((c) => c.type === 'say' && c.secure);
     expect(emitted).toMatchObject({ type: 'say', secure: true });
-    expect((emitted as { text: string }).text).not.toContain(PIN);
+    expect(((emitted as { text: string }).text).includes(PIN), 'must not be there').toBe(false);
   });
 });
 
@@ -617,7 +617,7 @@ describe('return', () => {
   it('is how a subflow simulated directly ends', async () => {
     const r = await simulate(FLOWS, { flowInputs: { v: 5 }, call: CALL }, 'inner-sub');
     expect(r.path).toEqual(['calc']);
-    for (const secret of SECRETS) expect(JSON.stringify(r)).not.toContain(secret);
+    for (const secret of SECRETS) expect((JSON.stringify(r)).includes(secret), 'must not be there').toBe(false);
     expect(r.end).toEqual({ type: 'return', outputs: { twice: 10, note: 'inner' } });
   });
 });
@@ -862,7 +862,7 @@ describe('onHangup', () => {
     expect(t2.commands).toEqual([{ type: 'end', sessionId: t1.sessionId, end: { type: 'hangup', state: 'ask' } }]);
     expect(h.calls).toEqual([{ name: 'audit', input: { note: 'hangup' }, attempt: 1 }]);
     expect(h.logger.records).toContainEqual(expect.objectContaining({ level: 'info', msg: 'the caller hung up' }));
-    expect(h.named('command').map((e) => (e.command as Command).type)).not.toContain('pauseRecording');
+    expect((h.named('command').map((e) => (e.command as Command).type)).includes('pauseRecording'), 'must not be there').toBe(false);
   });
 
   it('ends a session without a handler on a hang-up', async () => {

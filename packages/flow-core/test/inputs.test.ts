@@ -37,8 +37,8 @@ describe('flow inputs', () => {
       "take-payment: no input named 'card' (inputs: amount)",
       "take-payment: the input 'amount' must be a number, not a string",
     ]);
-    expect(error.message).not.toContain(CARD);
-    expect(error.message).not.toContain('42.50');
+    expect((error.message).includes(CARD), 'must not be there').toBe(false);
+    expect((error.message).includes('42.50'), 'must not be there').toBe(false);
     expect(await runtime.isReserved('agent-9')).toBe(false);
   });
 

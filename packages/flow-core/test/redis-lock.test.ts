@@ -134,7 +134,7 @@ describe('RedisSessionLock', () => {
     const lock = new RedisSessionLock(gone, { prefix });
     const failure = await lock.acquire('x', { ttlMs: 1000, waitMs: 0 }).catch((error: unknown) => error);
     expect(failure).toMatchObject({ code: 'STORE_UNAVAILABLE' });
-    expect(String((failure as Error).message)).not.toContain('\n');
+    expect((String((failure as Error).message)).includes('\n'), 'must not be there').toBe(false);
     gone.disconnect();
   });
 });

@@ -123,6 +123,6 @@ describe('a runtime on Redis', () => {
     expect(t2.end?.type).toBe('returnToAgent');
     expect(await workerA.isReserved('agent-9')).toBe(false);
     const all = (await redis.keys(`${prefix}:*`)).join(' ') + raw + ((await redis.hget(store.keyOf(t1.sessionId), 'd')) ?? '');
-    expect(all).not.toContain('4916338506082832');
+    expect((all).includes('4916338506082832'), 'must not be there').toBe(false);
   });
 });

@@ -186,7 +186,7 @@ describe('what the runtime lets run', () => {
     const t = await h.run();
     expect(t.status).toBe('waiting');
     const [record] = h.store.rawValues().map((text) => JSON.parse(text) as { frames: { vars: Record<string, unknown> }[]; sealed?: unknown });
-    expect(Object.keys(record!.frames[0]!.vars)).not.toContain('copy');
+    expect((Object.keys(record!.frames[0]!.vars)).includes('copy'), 'must not be there').toBe(false);
     expect(record!.sealed).toBeDefined();
     nothingOf(h.outside());
   });
@@ -262,26 +262,5 @@ states:
         expect(codes).toEqual(['SECURE_LEAK_BLOCKED']);
       }
     }
-  });
-
-  it('refuses to collect a secure value while the recording runs (its tones would be recorded)', async () => {
-    const flow = flowOf(`flow: line
-kind: inbound
-variables:
-  pin: { type: string, secure: true }
-start: ask
-states:
-  ask:
-    collect: { into: pin, digits: { length: 4 } }
-    on: { success: bye, failure: bye }
-  bye:
-    disconnect: done
-`);
-    const runtime = createRuntime({ flows: [flow], failSafe: { say: 'Sorry.' } });
-    const codes: string[] = [];
-    runtime.events.on('error', (e) => codes.push(e.code));
-    const t1 = await runtime.startSession({ flow: 'line' });
-    expect(t1.commands.some((c) => c.type === 'collect')).toBe(false);
-    expect(codes).toEqual(['SECURE_LEAK_BLOCKED']);
   });
 });

@@ -46,6 +46,9 @@ function needles(secret: string): string[] {
   return [...out];
 }
 
+const envSeed = Number(process.env.CALLFLOW_PROPERTY_SEED);
+const SEED = Number.isFinite(envSeed) ? envSeed : process.env.CI ? 20261202 : undefined;
+
 describe('secure flows under random callers', () => {
   it('never emit a secure value and never leave the agent reserved', async () => {
     await fc.assert(
@@ -115,7 +118,8 @@ describe('secure flows under random callers', () => {
         expect(await runtime.isReserved('agent-1')).toBe(false);
         expect(await reservations.list()).toEqual([]);
       }),
-      { numRuns: Number(process.env.PROPERTY_RUNS ?? 150) },
+      // CI runs one fixed seed (a red CI is a finding, never luck); CALLFLOW_PROPERTY_SEED replays a failure
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 150), ...(SEED !== undefined ? { seed: SEED } : {}) },
     );
   }, 120_000);
 });

@@ -139,7 +139,9 @@ describe('a sealed slot moved to another session', () => {
     const t = await s.runtime.handle(a.sessionId, { type: 'digits', digits: CVV_A });
     expect(t.commands.at(-2)).toMatchObject({ type: 'returnToAgent', outputs: { cardLast4: '2832' } });
     expect(s.charged).toEqual([CARD_A]);
-    for (const secret of [CARD_A, CARD_B, CVV_A, '+15555550111']) expect(error.message + s.outside()).not.toContain(secret);
+    // ids are random hex, which holds 737 now and then: a secure value counts as a token of its own
+    const outside = (error.message + s.outside()).replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'ID');
+    for (const secret of [CARD_A, CARD_B, CVV_A, '+15555550111']) expect(outside.includes(secret), 'a secure value left the runtime').toBe(false);
   });
 
   it('is refused on every turn after, and the record is left as it was for a person to look at', async () => {
@@ -231,7 +233,7 @@ describe('a damaged or altered record', () => {
       expect(error.message).toMatch(says);
       expect(s.charged).toEqual([]);
       expect(s.errors()).toEqual([expect.objectContaining({ sessionId: b.sessionId, code: 'SESSION_RECORD_INVALID', message: error.message })]);
-      expect(error.message + s.outside()).not.toContain(CARD_B);
+      expect((error.message + s.outside()).includes(CARD_B), 'must not be there').toBe(false);
     });
   }
 
@@ -253,10 +255,10 @@ describe('a damaged or altered record', () => {
     for (const r of damaged) {
       await s.write(b.sessionId, r);
       const error = await rejection(s.runtime.handle(b.sessionId, { type: 'digits', digits: CVV_A }));
-      expect(error.message).not.toContain(CARD_B.slice(0, 6));
-      expect(error.message).not.toContain(CVV_A);
+      expect((error.message).includes(CARD_B.slice(0, 6)), 'must not be there').toBe(false);
+      expect((error.message).includes(CVV_A), 'must not be there').toBe(false);
     }
-    expect(s.outside()).not.toContain(CARD_B.slice(0, 6));
+    expect((s.outside()).includes(CARD_B.slice(0, 6)), 'must not be there').toBe(false);
     expect(s.errors()).toHaveLength(damaged.length);
   });
 
@@ -310,8 +312,8 @@ describe('the key at start-up', () => {
     }
     expect(error).toBeInstanceOf(SecretsError);
     expect(error).toMatchObject({ code: 'SECRETS_BAD_KEY', message: "key 'vault-2024' is 16 bytes; AES-256 needs 32" });
-    expect((error as Error).message).not.toContain(key.toString('hex').slice(0, 8));
-    expect((error as Error).message).not.toContain(key.toString('base64').slice(0, 8));
+    expect(((error as Error).message).includes(key.toString('hex').slice(0, 8)), 'must not be there').toBe(false);
+    expect(((error as Error).message).includes(key.toString('base64').slice(0, 8)), 'must not be there').toBe(false);
   });
 
   it('refuses a provider without a key for its current key id', () => {

@@ -22,13 +22,13 @@
  * - Variables take the highest label ever assigned to them (flow-insensitive), across flows
  *   through callFlow / enterSecureFlow / transfer inputs and subflow outputs: a fixpoint over
  *   the project, each expression re-labelled only when a name it reads changed.
- * - A branch on a secure value (a switch case, a CEL validation testing more than permitted
- *   facts of a secure entry) is reported as an implicit flow: the path the call takes would
+ * - A branch on a secure value (a switch case, a validation reading another secure value
+ *   beyond permitted facts) is reported as an implicit flow: the path the call takes would
  *   reveal it. In a secure flow, a menu's key is secure: until its options join again, what
  *   is stored, handed on or sent to a data action is secure.
  * - The number dialled or texted, and a secure data action's input, take secure values only
- *   whole; what the caller keys into a secure variable, and its read-back, only while the
- *   recording is paused.
+ *   whole; a read-back only while the recording is paused (a secure entry keyed in on a
+ *   running recording is listed apart: its tones are the recorder's concern).
  */
 import type { ASTNode } from '@marcbachmann/cel-js';
 import type { Flow } from '../model/flow.js';
@@ -111,6 +111,8 @@ export interface FlowSecurity {
   readonly sealed: ReadonlySet<string>;
   /** Every finding, in document order. */
   readonly findings: readonly LeakFinding[];
+  /** Secure entries (`collect.into`) keyed in where the recording may run: their tones would be recorded. */
+  readonly recordedEntries: readonly LeakFinding[];
   /** The first finding of a state that holds whatever the recording does (stores aside: they leave nothing). */
   blockedAt(state: string): LeakFinding | undefined;
   /** The first finding of a state that holds while the call recording runs (a secure read-back). */
@@ -147,6 +149,8 @@ interface NameState {
   minLength: number;
   /** Something writes it (a collect, a data action's answer, a flow handing it in). */
   written: boolean;
+  /** A data action's answer is written into it whole (its length is the action's to say). */
+  answered?: boolean;
   /** An input (flows of the project may hand it in). */
   input?: boolean;
   declassify?: 'never' | 'last4';
@@ -306,8 +310,11 @@ function initialFacts(flow: Flow): FlowFacts {
     if (w.via !== 'collect') {
       // `token: result.token` takes a data action's answer whole, like a collect takes the
       // caller's: still pure, but nothing is known of its length
-      if (!(w.via === 'invoke-output' && RESULT_FIELD.test(String(bodyAt(flow, w.path) ?? '')))) n.impure = true;
-      n.minLength = 0;
+      if (w.via === 'invoke-output' && RESULT_FIELD.test(String(bodyAt(flow, w.path) ?? ''))) n.answered = true;
+      else {
+        n.impure = true;
+        n.minLength = 0;
+      }
       continue;
     }
     const body = (flow.states[w.state] as { collect?: { digits?: { min?: number; max?: number; length?: number }; validate?: string } }).collect;
@@ -341,10 +348,11 @@ function isPureRead(f: FlowFacts, site: FlowExpression): NameState | undefined {
 function verdictOf(n: NameState | undefined): DeclassifyVerdict {
   if (!n || !n.source || n.impure) return 'not-pure';
   if (n.declassify === 'never') return 'never';
-  // what its writers guarantee wins over the declaration: `declassify: last4` speaks only for
-  // a value nothing in the project writes (handed in by the host)
-  if (!n.written) return n.declassify === 'last4' ? true : 'short';
-  return n.minLength >= MIN_DECLASSIFY_LENGTH ? true : 'short';
+  // What its writers guarantee wins over the declaration. `declassify: last4` speaks for what
+  // no collect or flow of the project says: a value the host hands in, or a data action's answer.
+  if (n.minLength < MIN_DECLASSIFY_LENGTH) return 'short';
+  if (!n.written || n.answered) return n.declassify === 'last4' ? true : 'short';
+  return true;
 }
 
 function labelSite(f: FlowFacts, site: FlowExpression, facts: Map<string, FlowFacts>, actions: ActionSecurityLookup): SiteLabel {
@@ -365,24 +373,19 @@ function labelSite(f: FlowFacts, site: FlowExpression, facts: Map<string, FlowFa
     }
     return CLEAR;
   };
-  // Inside a CEL validation, `value` is what the caller keys in: as secure as where it goes,
-  // and whole. A CEL validation of a secure entry may so test only permitted facts of it; a
-  // pattern (`^\d{13,19}$`) or luhn is a format check, which tells whether the entry is
-  // accepted: 1 bit a try (documented).
-  const into = site.scope === 'value' ? (f.flow.states[site.state] as { collect?: { into?: unknown } }).collect?.into : undefined;
-  const entered = typeof into === 'string' ? (f.names.get(into)?.label ?? CLEAR) : CLEAR;
   const env: LabelEnv = {
     label: (name, member) => {
       if (name === 'result' && site.scope === 'result') return resultLabel(member);
-      if (name === 'value' && site.scope === 'value') return entered;
+      // A validation of the caller's own entry (a pattern, a range, a check digit) tells
+      // whether it is accepted: 1 bit a try (documented). What else it reads counts.
+      if (name === 'value' && site.scope === 'value') return CLEAR;
       return f.names.get(name)?.label ?? CLEAR;
     },
     pure: (name) => {
-      if (name === 'value' && site.scope === 'value') return true;
       const n = f.names.get(name);
       return n !== undefined && n.source && !n.impure;
     },
-    verdict: (name) => (name === 'value' && site.scope === 'value' ? 'short' : verdictOf(f.names.get(name))),
+    verdict: (name) => verdictOf(f.names.get(name)),
     entry: (name) => name === 'value' && site.scope === 'value',
   };
   const out: SiteLabel = { label: CLEAR, declassified: [] };
@@ -793,6 +796,9 @@ function finish(f: FlowFacts, facts: Map<string, FlowFacts>, actions: ActionSecu
   const flowName = f.flow.flow;
   const paused = recording.get(flowName) ?? new Map<string, boolean>();
   const findings: LeakFinding[] = [];
+  // secure entries keyed in where the recording may run: the recorder hears the tones (the
+  // provider's concern, reported by its own rule; the runtime sends no value anywhere)
+  const entries: LeakFinding[] = [];
   const byPath = new Map<string, SiteLabel>();
   // a read-back (or a secure entry) the runtime refuses while the recording runs, by state,
   // whether lint thinks the recording may run there or not
@@ -821,8 +827,11 @@ function finish(f: FlowFacts, facts: Map<string, FlowFacts>, actions: ActionSecu
   for (const [state, body] of Object.entries(f.flow.states)) {
     const into = (body as { collect?: { into?: unknown } }).collect?.into;
     if (typeof into !== 'string' || f.names.get(into)?.label !== SECURE) continue;
+    if (paused.get(state) === true) continue;
     const path = ['states', state, 'collect', 'into'];
-    add({ state, path, role: { kind: 'keyed-in', variable: into } }, 'recorded', { name: into, from: 0, to: into.length, label: SECURE }, paused.get(state) !== true);
+    const role: ExpressionRole = { kind: 'keyed-in', variable: into };
+    const culprit: Culprit = { name: into, from: 0, to: into.length, label: SECURE };
+    entries.push({ flow: flowName, state, path, role, kind: 'recorded', culprit, message: describe('recorded', role, culprit), whileRecording: true });
   }
   const secure = new Set<string>();
   const sealed = new Set<string>();
@@ -849,6 +858,7 @@ function finish(f: FlowFacts, facts: Map<string, FlowFacts>, actions: ActionSecu
     secure,
     sealed,
     findings,
+    recordedEntries: entries,
     blockedAt: (state) => blocked.get(state),
     recordedAt: (state) => recorded.get(state),
     declassifiedAt: (state) => declassified.get(state) ?? [],

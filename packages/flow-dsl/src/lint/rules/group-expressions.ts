@@ -6,6 +6,7 @@ import type { Rule } from '../types.js';
 import { rule as invalidExpression } from './invalid-expression.js';
 import { rule as secureCollectTarget } from './secure-collect-target.js';
 import { rule as secureDataLeak } from './secure-data-leak.js';
+import { rule as secureEntryRecording } from './secure-entry-recording.js';
 import { rule as twilioSecureReadback } from './twilio-secure-readback.js';
 import { rule as undefinedVariable } from './undefined-variable.js';
 import { rule as unusedVariable } from './unused-variable.js';
@@ -16,5 +17,6 @@ export const EXPRESSIONS_RULES: readonly Rule[] = [
   unusedVariable,
   secureCollectTarget,
   secureDataLeak,
+  secureEntryRecording,
   twilioSecureReadback,
 ];
