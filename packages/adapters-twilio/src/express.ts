@@ -35,7 +35,8 @@ export function callflowTwilio(options: CallflowTwilioExpressOptions): RequestHa
     try {
       body = await formBody(req, maxBodyBytes);
     } catch (error) {
-      res.status(error instanceof BodyTooLargeError ? 413 : 400).set('connection', 'close').type('text/plain').send(error instanceof BodyTooLargeError ? 'Payload Too Large' : 'Bad Request');
+      const refused = error instanceof BodyTooLargeError ? webhook.tooLarge(req.method, req.originalUrl) : { status: 400, contentType: 'text/plain; charset=utf-8', body: 'Bad Request' };
+      res.status(refused.status).set('connection', 'close').set('content-type', refused.contentType).send(refused.body);
       return;
     }
     const signature = req.headers['x-twilio-signature'];

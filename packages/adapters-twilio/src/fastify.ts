@@ -29,6 +29,12 @@ export const callflowTwilio: FastifyPluginAsync<CallflowTwilioFastifyOptions> = 
   if (fastify.prefix !== basePath) throw new MountPathMismatchError(fastify.prefix, basePath);
 
   fastify.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: maxBodyBytes }, (_request, body, done) => done(null, body));
+  // A body over the limit is refused by Fastify before the route runs: answered and logged as the webhook does.
+  fastify.setErrorHandler((error, request, reply) => {
+    if ((error as { code?: unknown }).code !== 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.send(error);
+    const refused = webhook.tooLarge(request.method, request.url);
+    return reply.code(refused.status).header('connection', 'close').type(refused.contentType).send(refused.body);
+  });
 
   const serve = async (request: FastifyRequest, reply: FastifyReply) => {
     const signature = request.headers['x-twilio-signature'];

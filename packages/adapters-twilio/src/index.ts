@@ -22,6 +22,8 @@ export {
   type CallRegistry,
   type WebhookProblem,
 } from './webhook.js';
+export { RecordingNotPausedError, type RecordingMode } from './recording.js';
+export type { RefusalKind } from './refusals.js';
 export {
   renderTurn,
   apologyTwiml,

@@ -8,7 +8,7 @@
  * the request id makes the retry of a request the other worker already answered a replay.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CallEvent, CallInfo, HandleOptions, Runtime, Turn } from '@callflow/flow-core';
+import type { CallEvent, CallInfo, Clock, HandleOptions, Logger, LogLevel, Runtime, Turn } from '@callflow/flow-core';
 import {
   BodyTooLargeError,
   param,
@@ -20,6 +20,8 @@ import {
   type WebhookRequest,
   type WebhookResponse,
 } from './http.js';
+import { RecordingNotPausedError, type RecordingMode } from './recording.js';
+import { RefusalLog } from './refusals.js';
 import type { TwilioRestPort } from './rest.js';
 import {
   DEFAULT_APOLOGY,
@@ -92,8 +94,27 @@ export interface TwilioWebhookOptions {
   resolveFlow?: (calledNumber: string, params: Readonly<FormParams>) => FlowChoice | string | undefined | Promise<FlowChoice | string | undefined>;
   /** A fixed map of called numbers (E.164) to flows, used when there is no `resolveFlow`. */
   flowByNumber?: Readonly<Record<string, FlowChoice | string>>;
-  /** Performs recording pause/resume and SMS (see `twilioRest`). Without it those commands are reported and skipped. */
+  /**
+   * Performs recording pause/resume and SMS (see `twilioRest`). Without it an SMS is reported and
+   * taken as failed, and — unless `recording` is `none` — a secure flow is not entered.
+   */
   rest?: TwilioRestPort;
+  /**
+   * Whether calls may be recorded (default `pause`: they may be, and a secure flow is entered
+   * only once `rest` confirmed the recording paused), or the deployment declares that none is
+   * (`none`: pause and resume are skipped). See `RecordingMode`.
+   */
+  recording?: RecordingMode;
+  /**
+   * Where the webhook writes its own log lines (flow-core's logger port; nothing is written
+   * without it): every reported problem (warn; `RECORDING_NOT_PAUSED` at error) and refused
+   * requests (warn, at most one line per kind per `refusalLogIntervalMs`).
+   */
+  logger?: Logger;
+  /** At most one log line per kind of refused request (403, 405, 413) in this many ms (default 60 000). */
+  refusalLogIntervalMs?: number;
+  /** The clock the refusal log's interval is measured with (default: the system clock). */
+  clock?: Clock;
   /** TaskRouter workflow(s) for `transfer: { queue }`. */
   taskRouter?: TaskRouterOptions;
   /** The Pay Connector `<Pay>` charges through (flows with a `pay` state). */
@@ -153,6 +174,8 @@ export interface TwilioWebhook {
   handleFetch(request: Request): Promise<Response>;
   /** The framework-neutral core, for other adapters (Fastify, Express) to wrap. */
   handle(request: WebhookRequest): Promise<WebhookResponse>;
+  /** The 413 answer to a body over `maxBodyBytes` (for mounts that read the body themselves); the refusal is logged. */
+  tooLarge(method: string, path: string): WebhookResponse;
   /**
    * Start a secure flow for a caller an agent hands over: the TwiML to move the call there
    * (`client.calls(callSid).update({ twiml })`); the flow's next turns arrive as webhooks.
@@ -186,6 +209,11 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   const limit = options.maxBodyBytes ?? 64 * 1024;
   const apology = options.apology ?? DEFAULT_APOLOGY;
   const turnRetries = Math.max(0, Math.floor(options.concurrentTurnRetries ?? 2));
+  const recordingMode: RecordingMode = options.recording ?? 'pause';
+  if (recordingMode !== 'pause' && recordingMode !== 'none') {
+    throw new TypeError("createTwilioWebhook: recording must be 'pause' or 'none'");
+  }
+  const refusals = new RefusalLog(options.logger, options.clock ?? { now: () => Date.now() }, options.refusalLogIntervalMs ?? 60_000);
   if (options.fallbackQueue !== undefined && options.fallbackNumber !== undefined) {
     throw new TypeError('createTwilioWebhook: give fallbackQueue or fallbackNumber, not both');
   }
@@ -211,7 +239,20 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   const failSafe = (): WebhookResponse => failSafeAnswer;
   const failSafeTransfers = options.fallbackQueue !== undefined || options.fallbackNumber !== undefined;
   const text = (status: number, body: string): WebhookResponse => ({ status, contentType: 'text/plain; charset=utf-8', body });
+  const log = (level: LogLevel, msg: string, fields: Record<string, unknown>) => {
+    if (!options.logger || options.logger.enabled?.(level) === false) return;
+    try {
+      options.logger.write({ level, msg, fields });
+    } catch {
+      // a logger must not take the call down
+    }
+  };
   const report = (problem: WebhookProblem) => {
+    // Codes and one-line, redacted messages: what a problem carries is fit for the log.
+    log(problem.code === 'RECORDING_NOT_PAUSED' ? 'error' : 'warn', `webhook: ${problem.message}`, {
+      code: problem.code,
+      ...(problem.sessionId !== undefined ? { sessionId: problem.sessionId } : {}),
+    });
     try {
       options.onProblem?.(problem);
     } catch {
@@ -272,9 +313,24 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       ...(askTransferResult ? { transferResultUrl: `${next}/transfer${query}` } : {}),
     });
     let smsFailed: RestSideEffect | undefined;
+    const pauses = recordingMode === 'pause' && rendered.sideEffects.some((e) => e.type === 'pauseRecording');
+    if (callSid !== undefined && pauses && turn.replayed && (turn.nextSessionId !== undefined || turn.status === 'waiting')) {
+      // A repeat of a request whose answer entered a secure flow: the pause was confirmed then,
+      // or the flow was refused and its session ended. Only a live session gets its questions again.
+      const view = await runtime.inspect(target);
+      if (view?.status !== 'active') {
+        const refused = new RecordingNotPausedError('this secure flow was refused before');
+        report({ code: refused.code, message: refused.message, sessionId: target });
+        throw refused;
+      }
+    }
     if (callSid !== undefined && !turn.replayed) {
       for (const effect of rendered.sideEffects) {
+        const recordingEffect = effect.type === 'pauseRecording' || effect.type === 'resumeRecording';
+        // Declared unrecorded: there is nothing to pause or resume.
+        if (recordingEffect && recordingMode === 'none') continue;
         if (!options.rest) {
+          if (effect.type === 'pauseRecording') await refuseSecureFlow(target, callSid, 'no REST port configured', undefined);
           report({ code: 'REST_NOT_CONFIGURED', message: `${effect.type} skipped: no REST port configured`, sessionId: target });
           if (effect.type === 'sendSms') smsFailed ??= effect;
           continue;
@@ -282,6 +338,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
         try {
           await options.rest.perform(effect, { callSid, sessionId: target });
         } catch (error) {
+          if (effect.type === 'pauseRecording') await refuseSecureFlow(target, callSid, problemOf(error).message, error);
           report({ ...problemOf(error, target), code: `REST_${effect.type.toUpperCase()}_FAILED` });
           if (effect.type === 'sendSms') smsFailed ??= effect;
         }
@@ -303,6 +360,31 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       else if (register === 'always' || turn.nextSessionId !== undefined) await calls.set(callSid, { sessionId: target });
     }
     return rendered.twiml;
+  }
+
+  /**
+   * The recording could not be confirmed paused: the secure flow is not entered. Its session is
+   * ended at once (as a hang-up: the caller leaves it for the fail-safe, and an agent reserved
+   * for it is let go), the problem is reported and logged at error, and the request is answered
+   * with the fail-safe (`RecordingNotPausedError`, caught by `handle`; `startSecureCall` throws
+   * it to the agent's application). A pause that timed out may still have taken effect at
+   * Twilio: the recording is then resumed, for what the caller says next (to the fallback, or
+   * to the agent who is still on the call).
+   */
+  async function refuseSecureFlow(sessionId: string, callSid: string, reason: string, error: unknown): Promise<never> {
+    const refused = new RecordingNotPausedError(reason);
+    report({ code: refused.code, message: refused.message, sessionId });
+    try {
+      await handleTurn(sessionId, { type: 'hangup' }, { requestId: 'recording-not-paused' });
+    } catch (endError) {
+      report(problemOf(endError, sessionId));
+    }
+    if (options.rest && (error as { code?: unknown } | undefined)?.code === 'TWILIO_REST_TIMEOUT') {
+      await options.rest.perform({ type: 'resumeRecording' }, { callSid, sessionId }).catch((resumeError: unknown) => {
+        report({ ...problemOf(resumeError, sessionId), code: 'REST_RESUMERECORDING_FAILED' });
+      });
+    }
+    throw refused;
   }
 
   async function newCall(params: FormParams): Promise<WebhookResponse> {
@@ -468,10 +550,14 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   }
 
   async function handle(request: WebhookRequest): Promise<WebhookResponse> {
-    if (request.method !== 'POST') return text(405, 'Method Not Allowed');
+    if (request.method !== 'POST') {
+      refusals.refused('method', request.method, request.path);
+      return text(405, 'Method Not Allowed');
+    }
     const params = parseForm(request.body);
     // Before anything else: an unsigned or forged request touches no session.
     if (!signatureValid(options.authToken, request.signature, origin + request.path, params)) {
+      refusals.refused('signature', request.method, request.path, origin);
       return text(403, 'Forbidden');
     }
     let response: WebhookResponse;
@@ -481,7 +567,8 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       // A store outage (STORE_UNAVAILABLE) or anything else: the caller hears the fail-safe
       // document, Twilio gets a 200 (no retry of a half-done turn, no error page), and the
       // problem goes to onProblem as a code and a one-line message, never a stack trace.
-      report(problemOf(error, sessionOfPath(request.path)));
+      // A refused secure flow was reported where it was refused.
+      if (!(error instanceof RecordingNotPausedError)) report(problemOf(error, sessionOfPath(request.path)));
       response = failSafe();
     }
     if (response === failSafeAnswer) await resumeBeforeFailSafe(request, params);
@@ -495,7 +582,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
    * before any transfer out of a secure flow. A failure is reported; the caller is put through.
    */
   async function resumeBeforeFailSafe(request: WebhookRequest, params: FormParams): Promise<void> {
-    if (!failSafeTransfers || !options.rest) return;
+    if (!failSafeTransfers || !options.rest || recordingMode === 'none') return;
     const failedUrl = param(params, 'ErrorUrl');
     const paused = recordingPausedIn(request.path) || (failedUrl?.startsWith(`${publicBase}/`) === true && recordingPausedIn(failedUrl));
     const callSid = param(params, 'CallSid');
@@ -508,10 +595,17 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     }
   }
 
+  /** The answer to a body over `maxBodyBytes`, logged like every refusal. */
+  function tooLarge(method: string, path: string): WebhookResponse {
+    refusals.refused('bodyTooLarge', method, path);
+    return text(413, 'Payload Too Large');
+  }
+
   return {
     publicBaseUrl: options.publicBaseUrl,
     maxBodyBytes: limit,
     handle,
+    tooLarge,
     async handleNode(req, res) {
       let response: WebhookResponse;
       try {
@@ -524,7 +618,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
           body,
         });
       } catch (error) {
-        response = error instanceof BodyTooLargeError ? text(413, 'Payload Too Large') : text(400, 'Bad Request');
+        response = error instanceof BodyTooLargeError ? tooLarge(req.method ?? 'GET', req.url ?? '/') : text(400, 'Bad Request');
         res.setHeader('connection', 'close');
       }
       res.statusCode = response.status;
@@ -543,7 +637,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
           body,
         });
       } catch (error) {
-        response = error instanceof BodyTooLargeError ? text(413, 'Payload Too Large') : text(400, 'Bad Request');
+        response = error instanceof BodyTooLargeError ? tooLarge(request.method, pathOf(request.url)) : text(400, 'Bad Request');
       }
       return new Response(response.body, { status: response.status, headers: { 'content-type': response.contentType } });
     },
@@ -561,6 +655,16 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       return { sessionId: turn.sessionId, twiml };
     },
   };
+}
+
+/** The path and query of a URL (what a refusal log line is built from). */
+function pathOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return parsed.pathname + parsed.search;
+  } catch {
+    return '/';
+  }
 }
 
 /** An action URL's query while the call's recording is paused. */

@@ -42,7 +42,7 @@ describe('<Pay>', () => {
   it('takes the payment through Twilio and goes on with its confirmation code; no card data anywhere', async () => {
     const runtime = createRuntime({ flows: [flow] });
     const served = await listen((publicBaseUrl) =>
-      createTwilioWebhook({ runtime, authToken: AUTH, publicBaseUrl, flowByNumber: { [LINE]: { flow: 'pay-invoice', inputs: { amount: 19.99 } } } }),
+      createTwilioWebhook({ runtime, authToken: AUTH, publicBaseUrl, recording: 'none', flowByNumber: { [LINE]: { flow: 'pay-invoice', inputs: { amount: 19.99 } } } }),
     );
     close = served.close;
     const first = await postForm(`${served.baseUrl}/voice`, call, AUTH);
@@ -57,7 +57,7 @@ describe('<Pay>', () => {
   it('takes failure when Twilio reports the payment failed', async () => {
     const runtime = createRuntime({ flows: [flow] });
     const served = await listen((publicBaseUrl) =>
-      createTwilioWebhook({ runtime, authToken: AUTH, publicBaseUrl, flowByNumber: { [LINE]: { flow: 'pay-invoice', inputs: { amount: 5 } } } }),
+      createTwilioWebhook({ runtime, authToken: AUTH, publicBaseUrl, recording: 'none', flowByNumber: { [LINE]: { flow: 'pay-invoice', inputs: { amount: 5 } } } }),
     );
     close = served.close;
     const first = await postForm(`${served.baseUrl}/voice`, call, AUTH);

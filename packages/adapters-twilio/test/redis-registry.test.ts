@@ -184,6 +184,8 @@ describe('two webhook workers sharing Redis', () => {
           authToken: AUTH_TOKEN,
           publicBaseUrl: BASE,
           calls: new RedisCallRegistry(through, { secrets, prefix }),
+          // No REST port here: the calls are declared unrecorded, so the secure flow runs.
+          recording: 'none',
           fallbackQueue: 'customer-care',
           onProblem: (p) => problems.push(p),
         });
