@@ -4,7 +4,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import twilio from 'twilio';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime } from '@callflow/flow-core';
+import { createRuntime, MemoryLogger } from '@callflow/flow-core';
 import { createTwilioWebhook, MemoryCallRegistry, type TwilioWebhook } from '../src/index.js';
 import { callflowTwilio as expressMiddleware } from '../src/express.js';
 import { callflowTwilio as fastifyPlugin, MountPathMismatchError } from '../src/fastify.js';
@@ -25,8 +25,9 @@ function wiring(baseUrl: string) {
   runtime.events.on('session.started', () => started++);
   const rest = new RecordingRest();
   const calls = new MemoryCallRegistry();
-  const webhook = createTwilioWebhook({ runtime, authToken: AUTH_TOKEN, publicBaseUrl: baseUrl, flowByNumber: { [PARTNER_LINE]: 'masked-callback' }, rest, calls });
-  return { webhook, runtime, actions, rest, calls, sessionsStarted: () => started };
+  const logger = new MemoryLogger();
+  const webhook = createTwilioWebhook({ runtime, authToken: AUTH_TOKEN, publicBaseUrl: baseUrl, flowByNumber: { [PARTNER_LINE]: 'masked-callback' }, rest, calls, logger });
+  return { webhook, runtime, actions, rest, calls, logger, sessionsStarted: () => started };
 }
 
 type Served = ReturnType<typeof wiring> & { baseUrl: string; close(): Promise<void> };
@@ -157,6 +158,7 @@ describe('the Fastify plugin, in its host', () => {
     const answer = await postForm(`${served.baseUrl}/voice`, { CallSid: 'CA1', To: PARTNER_LINE, Padding: 'x'.repeat(70 * 1024) }, AUTH_TOKEN);
     expect(answer.status).toBe(413);
     expect(served.sessionsStarted()).toBe(0);
+    expect(served.logger.records.map((r) => [r.level, r.fields.refused, r.fields.path])).toEqual([['warn', 'bodyTooLarge', '/twilio/voice']]);
   });
 });
 
@@ -174,5 +176,6 @@ describe('the Express middleware, in its host', () => {
     const answer = await postForm(`${served.baseUrl}/voice`, { CallSid: 'CA1', To: PARTNER_LINE, Padding: 'x'.repeat(70 * 1024) }, AUTH_TOKEN);
     expect(answer.status).toBe(413);
     expect(served.sessionsStarted()).toBe(0);
+    expect(served.logger.records.map((r) => [r.level, r.fields.refused, r.fields.path])).toEqual([['warn', 'bodyTooLarge', '/twilio/voice']]);
   });
 });
