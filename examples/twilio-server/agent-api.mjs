@@ -26,6 +26,8 @@ const STATUS_OF = {
   // The runtime checks the inputs against the flow's declarations before it reserves anyone.
   FLOW_INPUT_INVALID: 400,
   STORE_UNAVAILABLE: 503,
+  // The recording could not be paused: the secure flow was not entered (the agent was let go).
+  RECORDING_NOT_PAUSED: 503,
   TWILIO_REST_FAILED: 502,
   TWILIO_REST_TIMEOUT: 504,
 };

@@ -131,6 +131,11 @@ export function readConfig(env) {
   const agentApiToken = set('AGENT_API_TOKEN') ? env.AGENT_API_TOKEN : undefined;
   if (agentApiToken !== undefined && agentApiToken.length < 16) throw new ConfigError('AGENT_API_TOKEN must be at least 16 characters (a random string)');
 
+  // Whether calls may be recorded: a secure flow then needs the recording paused through the
+  // Twilio REST client, and is refused (the fail-safe answer) when it cannot be.
+  const recording = set('CALLFLOW_RECORDING') ? env.CALLFLOW_RECORDING : 'pause';
+  if (recording !== 'pause' && recording !== 'none') throw new ConfigError(`CALLFLOW_RECORDING must be 'none' (this deployment records no call) or 'pause' (calls may be recorded: pause it through Twilio REST); got '${env.CALLFLOW_RECORDING}'`);
+
   const logLevel = set('LOG_LEVEL') ? env.LOG_LEVEL : 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
 
@@ -150,6 +155,8 @@ export function readConfig(env) {
     twilioRest,
     extraLines,
     agentApiToken,
+    recording,
+    recordingFromEnv: set('CALLFLOW_RECORDING'),
     logLevel,
     portFromEnv: set('PORT'),
     hostFromEnv: set('HOST'),
@@ -176,9 +183,15 @@ export function describeConfig(config, boundPort) {
       'TWILIO_ACCOUNT_SID, TWILIO_API_KEY, TWILIO_API_SECRET',
       config.twilioRest
         ? `set: REST calls go to Twilio (account ${config.twilioRest.accountSid}); SMS from ${config.twilioRest.messagingServiceSid ?? config.twilioRest.messagingFrom ?? '(TWILIO_MESSAGING_FROM not set: SMS will be refused)'}`
-        : 'not set: REST calls (recording pause/resume, SMS) are only logged, never made',
+        : 'not set: no REST call is made (an SMS is only logged; the recording cannot be paused)',
     ],
     ['CALLFLOW_LINES', Object.keys(config.extraLines).length > 0 ? Object.entries(config.extraLines).map(([n, f]) => `${n}=${f}`).join(', ') : 'not set: the 555 lines below only'],
+    [
+      'CALLFLOW_RECORDING',
+      config.recording === 'none'
+        ? 'none: declared that no call is recorded (secure flows run without a recording pause)'
+        : `${config.recordingFromEnv ? 'pause' : 'not set (pause)'}: calls may be recorded; ${config.twilioRest ? 'secure flows pause the recording through Twilio REST first' : 'without the Twilio REST client the recording cannot be paused, so secure flows are refused (the fail-safe answer); set CALLFLOW_RECORDING=none if no call is recorded'}`,
+    ],
     ['AGENT_API_TOKEN', config.agentApiToken ? 'set: POST /agent/secure-call needs Authorization: Bearer <AGENT_API_TOKEN>' : 'not set: POST /agent/secure-call is off (404)'],
     ['LOG_LEVEL', config.logLevel === 'info' ? 'info (default)' : config.logLevel],
   ];

@@ -171,8 +171,10 @@ webhook = createTwilioWebhook({
   ...(calls ? { calls } : {}),
   ...(config.workflowSid ? { taskRouter: { workflowSid: config.workflowSid } } : {}),
   fallbackQueue: config.fallbackQueue,
-  // Codes and the runtime's redacted first lines only: never a request value.
-  onProblem: (p) => log.warn({ code: p.code, ...(p.sessionId ? { sessionId: p.sessionId } : {}) }, `webhook: ${p.message}`),
+  recording: config.recording,
+  // The webhook's problems (codes and the runtime's redacted first lines: never a request
+  // value; a refused secure flow at error) and refused requests (rate-limited) go to the log.
+  logger: pinoLogger(log),
 });
 handleAgent = agentSecureCall({ token: config.agentApiToken, flows, webhook, runtime, calls: restClient, rest, log });
 
@@ -189,10 +191,31 @@ out.push(`  Call status changes (statusCallback)     POST ${config.publicBaseUrl
 out.push('', 'Numbers → flows (the called number, To, picks the flow):');
 for (const [number, flow] of Object.entries(flowByNumber)) out.push(`  ${number}  ${flow}${flow === 'billing-line' ? ' (→ card-payment, a secure IVR payment)' : ''}`);
 out.push(`  an agent's hand-over    agent-card-payment: POST ${localUrl}${AGENT_ROUTE} (${config.agentApiToken ? 'on' : 'off: set AGENT_API_TOKEN'})`);
+out.push('', 'Secure flows: how the card is keyed in on Twilio, and the recording (docs/adapters-twilio.md, "Card entry and PCI"):');
+const recordingNote = config.recording === 'none'
+  ? 'calls declared not recorded (CALLFLOW_RECORDING=none)'
+  : config.twilioRest
+    ? 'calls may be recorded: paused through Twilio REST before the first digit is asked for'
+    : 'calls may be recorded and Twilio REST is not configured: refused (the fail-safe answer)';
+for (const flow of flows.filter((f) => f.kind === 'secure')) {
+  const entry = cardEntryOf(flow);
+  const how = entry === 'pay'
+    ? 'pay: <Pay>, Twilio captures the card; no digit reaches this server'
+    : `${entry}: <Gather>, the digits reach this server in Twilio's requests (PCI mode on the account)`;
+  out.push(`  ${flow.flow.padEnd(19)} ${how}; ${recordingNote}`);
+}
 out.push('', 'Stand-in data actions (lines.mjs): the last digit of what the caller keys in, or calls from, picks the path:');
 for (const [flow, rule] of STAND_IN_RULES) out.push(`  ${flow.padEnd(19)} ${rule}`);
 out.push('', `listening ${localUrl}`);
 process.stdout.write(`${out.join('\n')}\n`);
+
+/** How a secure flow takes input on Twilio: `pay` (<Pay> only), `gather` (<Gather> only) or `gather and pay`. */
+function cardEntryOf(flow) {
+  const states = Object.values(flow.states);
+  const pay = states.some((state) => 'pay' in state);
+  const gather = states.some((state) => 'collect' in state || 'menu' in state || 'authenticate' in state);
+  return pay && gather ? 'gather and pay' : pay ? 'pay' : 'gather';
+}
 
 // ---- stopping ----
 

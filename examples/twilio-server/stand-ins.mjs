@@ -2,7 +2,7 @@
  * What stands in for the outside world when the example server runs on its own: the data
  * actions answer from the script in lines.mjs (the same one the cluster test's workers and the
  * load test use), so a caller picks a flow's path by the digits it keys in; and, without Twilio
- * credentials, a REST port that only logs what it would ask Twilio to do.
+ * credentials, a REST port that only logs the SMS it would send and refuses a recording pause.
  */
 import { scriptedActionOutcome } from './lines.mjs';
 
@@ -26,22 +26,28 @@ export const STAND_IN_RULES = [
   ['sms-otp', 'the caller\'s number (From), last digit: 0 unknown → customer-care · 1 lookup error → customer-care · 2–9 known → a one-time code by SMS to the registered mobile (without Twilio credentials it is sent nowhere and never shown: wrong codes → customer-care; five wrong codes within 15 minutes (three a call) lock the mobile out → security)'],
 ];
 
-const WOULD = {
-  pauseRecording: 'would pause the call recording (Twilio REST, not configured)',
-  resumeRecording: 'would resume the call recording (Twilio REST, not configured)',
-  sendSms: 'would send the one-time code by SMS to the registered mobile (Twilio REST, not configured)',
-};
+/** Twilio REST is not configured: a recording cannot be paused (nor resumed) without it. */
+export class RestNotConfiguredError extends Error {
+  constructor(operation) {
+    super(`Twilio REST is not configured: ${operation} cannot be made (set TWILIO_ACCOUNT_SID, TWILIO_API_KEY and TWILIO_API_SECRET)`);
+    this.name = 'RestNotConfiguredError';
+    this.code = 'TWILIO_REST_NOT_CONFIGURED';
+  }
+}
 
 /**
- * A REST port for a server without Twilio credentials: it logs which call it would make, for
- * which call, and nothing of what it would send — an SMS's number, body and code stay out of
- * the log.
+ * A REST port for a server without Twilio credentials. An SMS is only logged (which call it
+ * would be for, nothing of what it would send: the number, body and code stay out of the log).
+ * A recording pause is refused, not pretended: the webhook must not believe the recording
+ * paused, so a secure flow is refused unless CALLFLOW_RECORDING=none declares that no call is
+ * recorded (and then the webhook asks for no pause at all).
  * @param {import('pino').Logger} log
  */
 export function loggingRest(log) {
   return {
     async perform(effect, call) {
-      log.info({ rest: effect.type, callSid: call.callSid, sessionId: call.sessionId }, WOULD[effect.type] ?? `would call Twilio REST (${effect.type})`);
+      if (effect.type !== 'sendSms') throw new RestNotConfiguredError(effect.type);
+      log.info({ rest: effect.type, callSid: call.callSid, sessionId: call.sessionId }, 'would send the one-time code by SMS to the registered mobile (Twilio REST, not configured)');
     },
   };
 }

@@ -5,10 +5,12 @@
  * URLs, the numbers, the stand-in rules, the documented local test token — and Twilio's request
  * format.
  *
- * Two servers: one with every default (in memory, the local test token, the agent API off,
- * the debug log), and one configured as behind a tunnel (its own auth token, a public URL that
- * is not the address it listens on, Redis, a key, the agent API on). The second needs Redis at
- * 127.0.0.1:6379 (or CALLFLOW_REDIS_URL): without it its tests fail, saying why.
+ * Three servers: one with every default but calls declared unrecorded (in memory, the local
+ * test token, the agent API off, the debug log), one configured as behind a tunnel (its own
+ * auth token, a public URL that is not the address it listens on, Redis, a key, the agent API
+ * on, calls declared unrecorded), and one with every default, which cannot pause a recording
+ * and so refuses its secure flows. The second needs Redis at 127.0.0.1:6379 (or
+ * CALLFLOW_REDIS_URL): without it its tests fail, saying why.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -49,6 +51,7 @@ const record = (body: string) => void bodies.push(body);
 // ---- the servers ----
 
 let plain: RunningServer;
+let strict: RunningServer;
 let deployed: RunningServer | undefined;
 let deployedUnavailable: Error | undefined;
 let redis: Redis | undefined;
@@ -56,8 +59,10 @@ let redis: Redis | undefined;
 beforeAll(async () => {
   const dist = join(ROOT, 'packages', 'adapters-twilio', 'dist', 'index.js');
   if (!existsSync(dist)) throw new Error(`the example server runs the built packages: ${dist} is missing (npm run build first)`);
-  const plainStarted = startServer({ LOG_LEVEL: 'debug' });
-  plainStarted.catch(() => undefined); // awaited below, once the other server is started
+  const plainStarted = startServer({ LOG_LEVEL: 'debug', CALLFLOW_RECORDING: 'none' });
+  plainStarted.catch(() => undefined); // awaited below, once the other servers are started
+  const strictStarted = startServer({});
+  strictStarted.catch(() => undefined);
   redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2_000 });
   redis.on('error', () => undefined); // reported once, below, as the reason the Redis tests fail
   try {
@@ -71,15 +76,17 @@ beforeAll(async () => {
       CALLFLOW_REDIS_PREFIX: prefix,
       CALLFLOW_KEY: KEY,
       FALLBACK_QUEUE: 'example-fallback',
+      CALLFLOW_RECORDING: 'none',
     });
   } catch (error) {
     deployedUnavailable = new Error(`the configured server needs Redis at ${REDIS_URL} (.ci/run starts one): ${(error as Error).message}`);
   }
   plain = await plainStarted;
+  strict = await strictStarted;
 }, 20_000);
 
 afterAll(async () => {
-  await Promise.all([stopServer(plain), stopServer(deployed)]);
+  await Promise.all([stopServer(plain), stopServer(strict), stopServer(deployed)]);
   if (redis?.status === 'ready') await deletePrefix(redis, prefix);
   redis?.disconnect();
 });
@@ -100,12 +107,16 @@ describe('the example server with its defaults', () => {
     expect(out).toMatch(new RegExp(`^ {2}\\${LINES.billing} {2}billing-line`, 'm'));
     expect(out).toMatch(new RegExp(`^ {2}\\${LINES.partner} {2}masked-callback`, 'm'));
     expect(out).toMatch(/^ {2}card-payment +.*7 declined/m);
+    // Each secure flow: how the card is keyed in, and the recording as declared.
+    expect(out).toMatch(/^ {2}CALLFLOW_RECORDING +none: declared that no call is recorded/m);
+    expect(out).toMatch(/^ {2}card-payment +gather: <Gather>, the digits reach this server in Twilio's requests \(PCI mode on the account\); calls declared not recorded \(CALLFLOW_RECORDING=none\)$/m);
+    expect(out).toMatch(/^ {2}agent-card-payment +gather: .*calls declared not recorded/m);
     expect((out).includes(LOCAL_TEST_TOKEN), 'must not be there').toBe(false);
     // The README documents the token an outside client signs with.
     expect(README).toContain(LOCAL_TEST_TOKEN);
   });
 
-  it('runs the billing line into the secure card payment: verbs and attributes at each step, the recording paused, the last four digits read back', async () => {
+  it('runs the billing line into the secure card payment (calls declared unrecorded): verbs and attributes at each step, the last four digits read back', async () => {
     const caller = call(BILLING_CALLER, LINES.billing);
     let doc = await caller.twiml(`${base()}/voice`, { CallStatus: 'ringing' });
     expect(verbs(doc)).toEqual(['Say', 'Gather']);
@@ -124,7 +135,7 @@ describe('the example server with its defaults', () => {
     expect(says(gather)).toEqual(['You have 64.5 pounds to pay. To pay it now by card, press 1. To speak to our billing team, press 2.']);
     expect(actionParts(base(), gather.attrs.action!)).toEqual({ sessionId: billing.sessionId, turn: 2, recordingPaused: false });
 
-    // 1: into the secure flow, a session of its own, with the recording paused first.
+    // 1: into the secure flow, a session of its own; no call is recorded, so nothing is paused.
     doc = await caller.twiml(gather.attrs.action!, { Digits: '1' });
     expect(verbs(doc)).toEqual(['Gather']);
     gather = only(doc, 'Gather');
@@ -133,8 +144,8 @@ describe('the example server with its defaults', () => {
     const payment = actionParts(base(), gather.attrs.action!);
     expect(payment.sessionId).not.toBe(billing.sessionId);
     expect(payment).toMatchObject({ turn: 3, recordingPaused: true });
-    const paused = await logLine(plain, new RegExp(`"rest":"pauseRecording".*"callSid":"${caller.callSid}"`));
-    expect(paused).toMatchObject({ sessionId: payment.sessionId, msg: expect.stringContaining('would pause the call recording') });
+    expect(plain.stdout().includes('"rest":"pauseRecording"'), 'no pause asked for').toBe(false);
+    expect(plain.stdout().includes('RECORDING_NOT_PAUSED'), 'not refused').toBe(false);
 
     doc = await caller.twiml(gather.attrs.action!, { Digits: CARD });
     gather = only(doc, 'Gather');
@@ -223,6 +234,42 @@ describe('the example server with its defaults', () => {
   });
 });
 
+// ---- with every default: calls may be recorded, and there is no Twilio REST client to pause it ----
+
+describe('the example server with every default', () => {
+  const base = () => `${strict.local}/twilio`;
+
+  it('says that its secure flows are refused, and why', () => {
+    const out = strict.stdout();
+    expect(out).toMatch(/^ {2}CALLFLOW_RECORDING +not set \(pause\): calls may be recorded; without the Twilio REST client the recording cannot be paused, so secure flows are refused/m);
+    expect(out).toMatch(/^ {2}card-payment +gather: .*calls may be recorded and Twilio REST is not configured: refused \(the fail-safe answer\)$/m);
+  });
+
+  it('answers the secure card payment with the fail-safe, never a Gather for the card, and logs it at error', async () => {
+    const caller = new TwilioCall({ publicBase: base(), local: strict.local, token: LOCAL_TEST_TOKEN, from: BILLING_CALLER, to: LINES.billing, record });
+    let doc = await caller.twiml(`${base()}/voice`, { CallStatus: 'ringing' });
+    doc = await caller.twiml(only(doc, 'Gather').attrs.action!, { Digits: '1234567894' });
+    const refused = await caller.post(only(doc, 'Gather').attrs.action!, { Digits: '1' });
+    expect(refused.status).toBe(200);
+    doc = parseTwiml(refused.body);
+    expect(verbs(doc)).toEqual(['Say', 'Enqueue']);
+    expect(only(doc, 'Enqueue').text).toBe('advisors');
+    expect(refused.body.includes('Gather'), 'no Gather may ask for the card').toBe(false);
+    const line = await logLine(strict, /"code":"RECORDING_NOT_PAUSED"/);
+    expect(line).toMatchObject({ level: 50, msg: expect.stringMatching(/^webhook: a secure flow was not entered: the call recording could not be paused \(Twilio REST is not configured/) });
+    await logLine(strict, /"flow":"card-payment","end":"hangup","msg":"session ended"/);
+    await caller.twiml(`${base()}/status`, { CallStatus: 'completed' });
+  });
+
+  it('logs refused requests at warn, with the URL the signature was checked against', async () => {
+    const caller = new TwilioCall({ publicBase: base(), local: strict.local, token: `${LOCAL_TEST_TOKEN}-forged`, from: BILLING_CALLER, to: LINES.billing, record });
+    expect((await caller.post(`${base()}/voice`)).status).toBe(403);
+    const line = await logLine(strict, /"refused":"signature"/);
+    expect(line).toMatchObject({ level: 40, status: 403, method: 'POST', path: '/twilio/voice', signedUrl: `${base()}/voice` });
+    expect(JSON.stringify(line).includes(BILLING_CALLER), 'no parameter value').toBe(false);
+  });
+});
+
 // ---- configured as behind a tunnel: its own token, a public URL, Redis, the agent API ----
 
 describe('the example server configured for a real number behind a tunnel', () => {
@@ -283,7 +330,6 @@ describe('the example server configured for a real number behind a tunnel', () =
     let gather = only(doc, 'Gather');
     expect(gather.attrs).toMatchObject({ numDigits: '19', finishOnKey: '#', timeout: '10' });
     expect(actionParts(PUBLIC_BASE, gather.attrs.action!)).toMatchObject({ sessionId, recordingPaused: true });
-    await logLine(deployed!, new RegExp(`"rest":"pauseRecording".*"sessionId":"${sessionId}"`));
 
     // The agent is busy with this caller: a second hand-over is refused, with a code and no stack.
     const busy = await agentApi(handOver(`CA${randomBytes(16).toString('hex')}`), `Bearer ${AGENT_TOKEN}`);
@@ -309,7 +355,6 @@ describe('the example server configured for a real number behind a tunnel', () =
       ['Parameter', { name: 'paymentRef', value: 'PAY-7002' }],
       ['Parameter', { name: 'maskedCard', value: '2832' }],
     ]);
-    await logLine(deployed!, new RegExp(`"rest":"resumeRecording".*"sessionId":"${sessionId}"`));
     await logLine(deployed!, new RegExp(`"sessionId":"${sessionId}".*"agentId":"agent-42".*"reason":"returnToAgent"`));
     expect(await redis!.exists(`${prefix}:agent:{agent-42}`)).toBe(0);
 
@@ -329,6 +374,7 @@ describe('the example server configured for a real number behind a tunnel', () =
 describe('after the calls', () => {
   it('stops on SIGTERM: exit code 0, agents still reserved released', async () => {
     expect(await stopServer(plain)).toBe(0);
+    expect(await stopServer(strict)).toBe(0);
     expect(plain.stdout()).toMatch(/"msg":"stopped"/);
     if (deployedUnavailable) throw deployedUnavailable;
     expect(await stopServer(deployed)).toBe(0);
@@ -337,7 +383,7 @@ describe('after the calls', () => {
   });
 
   it('put no card number, expiry, security code or caller number in any response body or in either log', () => {
-    const logs = [plain.stdout(), plain.stderr(), deployed?.stdout() ?? '', deployed?.stderr() ?? ''].join('\n');
+    const logs = [plain.stdout(), plain.stderr(), strict.stdout(), strict.stderr(), deployed?.stdout() ?? '', deployed?.stderr() ?? ''].join('\n');
     expect(bodies.length).toBeGreaterThan(15);
     // A secret as a whole token, not digits inside a timestamp or a session id.
     const holds = (text: string, secret: string) => new RegExp(`(?<![0-9A-Za-z-])${secret.replace('+', '\\+')}(?![0-9A-Za-z-])`).test(text);
