@@ -117,7 +117,8 @@ const send = (url, headers, body) =>
 
 const typed = new SecretIndex();
 const pools = new SecurePools(new Random(`${SEED}:pools`));
-const isFailSafe = (body) => body.includes(`<Enqueue>${FALLBACK_QUEUE}</Enqueue>`);
+// The fail-safe's Enqueue reports its own outcome to /fallback/result.
+const isFailSafe = (body) => new RegExp(`<Enqueue action="[^"]+/fallback/result" method="POST">${FALLBACK_QUEUE}</Enqueue>`).test(body);
 const tally = { started: 0, completed: 0, lost: 0, byKind: {}, outcomes: {}, lostWhy: {} };
 const bump = (table, key) => (table[key] = (table[key] ?? 0) + 1);
 let stopping = false;

@@ -191,6 +191,12 @@ export interface FailSafeTarget {
   apology?: string;
   /** Said before the transfer. */
   transferApology?: string;
+  /**
+   * Where the fail-safe's `<Enqueue>` or `<Dial>` posts its outcome (the webhook's
+   * `/fallback/result`, answered from configuration alone): a fallback that does not connect
+   * either ends with an apology instead of silence, and never with a second fail-safe.
+   */
+  resultUrl?: string;
 }
 
 /**
@@ -202,16 +208,17 @@ export interface FailSafeTarget {
  */
 export function failSafeTwiml(target: FailSafeTarget = {}): string {
   const response = new VoiceResponse();
+  const result = target.resultUrl !== undefined ? { action: target.resultUrl, method: 'POST' as const } : {};
   if (target.queue !== undefined) {
     say(response, { text: target.transferApology ?? DEFAULT_FALLBACK_APOLOGY });
     const workflowSid = target.taskRouter
       ? (target.taskRouter.workflowSidByQueue?.[target.queue] ?? target.taskRouter.workflowSid)
       : undefined;
-    if (workflowSid !== undefined) response.enqueue({ workflowSid }).task(JSON.stringify({ queue: target.queue, fallback: true }));
-    else response.enqueue(target.queue);
+    if (workflowSid !== undefined) response.enqueue({ workflowSid, ...result }).task(JSON.stringify({ queue: target.queue, fallback: true }));
+    else response.enqueue(result, target.queue);
   } else if (target.number !== undefined) {
     say(response, { text: target.transferApology ?? DEFAULT_FALLBACK_APOLOGY });
-    response.dial(target.callerId !== undefined ? { callerId: target.callerId } : {}).number(target.number);
+    response.dial({ ...(target.callerId !== undefined ? { callerId: target.callerId } : {}), ...result }).number(target.number);
   } else {
     say(response, { text: target.apology ?? DEFAULT_APOLOGY });
     response.hangup();
@@ -224,6 +231,13 @@ export function holdTwiml(url: string): string {
   const response = new VoiceResponse();
   response.pause({ length: WAIT_PAUSE_SECONDS });
   response.redirect({ method: 'POST' }, url);
+  return response.toString();
+}
+
+/** `<Hangup/>` alone: the call is over. */
+export function hangupTwiml(): string {
+  const response = new VoiceResponse();
+  response.hangup();
   return response.toString();
 }
 

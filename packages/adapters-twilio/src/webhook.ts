@@ -23,10 +23,13 @@ import {
 import { RecordingNotPausedError, type RecordingMode } from './recording.js';
 import { RefusalLog } from './refusals.js';
 import type { TwilioRestPort } from './rest.js';
+import { DIAL_STATUS, TERMINAL_CALL_STATUSES, lookUp, transferOutcomeOf } from './outcomes.js';
 import {
   DEFAULT_APOLOGY,
+  apologyTwiml,
   emptyTwiml,
   failSafeTwiml,
+  hangupTwiml,
   holdTwiml,
   renderTurn,
   type RestSideEffect,
@@ -184,19 +187,12 @@ export interface TwilioWebhook {
 }
 
 const XML = 'text/xml; charset=utf-8';
-const TERMINAL_CALL_STATUSES = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
 const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const E164 = /^\+[1-9]\d{6,14}$/;
 /** The code of flow-core's `ConcurrentTurnError`. */
 const CONCURRENT_TURN = 'SESSION_CONFLICT';
-const DIAL_STATUS: Record<string, Extract<CallEvent, { type: 'connectResult' }>['status']> = {
-  completed: 'completed',
-  answered: 'completed',
-  busy: 'busy',
-  'no-answer': 'noAnswer',
-  failed: 'failed',
-  canceled: 'failed',
-};
+/** Below `publicBaseUrl`: where the fail-safe's own transfer posts its outcome. */
+const FAIL_SAFE_RESULT_PATH = '/fallback/result';
 
 /** Build the Twilio webhook handler. */
 export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhook {
@@ -223,8 +219,10 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   if (options.fallbackNumber !== undefined && !E164.test(options.fallbackNumber)) {
     throw new TypeError('createTwilioWebhook: fallbackNumber must be an E.164 number (+15555550100)');
   }
+  const failSafeResultUrl = publicBase + FAIL_SAFE_RESULT_PATH;
   // Built from configuration only, once: it reads no request, no session and no store.
   const failSafeDocument = failSafeTwiml({
+    resultUrl: failSafeResultUrl,
     apology,
     ...(options.fallbackApology !== undefined ? { transferApology: options.fallbackApology } : {}),
     ...(options.fallbackQueue !== undefined ? { queue: options.fallbackQueue } : {}),
@@ -238,6 +236,15 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   const failSafeAnswer: WebhookResponse = Object.freeze(xml(failSafeDocument));
   const failSafe = (): WebhookResponse => failSafeAnswer;
   const failSafeTransfers = options.fallbackQueue !== undefined || options.fallbackNumber !== undefined;
+  /** The last word to a caller nobody could take, the fail-safe included: an apology and `<Hangup/>`. */
+  const lastWordAnswer: WebhookResponse = Object.freeze(xml(apologyTwiml(apology)));
+  /** The call is over: connected and done, or the caller hung up. */
+  const hangUpAnswer: WebhookResponse = Object.freeze(xml(hangupTwiml()));
+  /** Does this transfer command go where the fail-safe would send the caller anyway? */
+  const intoFallback = (command: Turn['commands'][number]): boolean =>
+    command.type === 'transfer' &&
+    ((options.fallbackQueue !== undefined && command.queue === options.fallbackQueue) ||
+      (options.fallbackNumber !== undefined && command.number === options.fallbackNumber));
   const text = (status: number, body: string): WebhookResponse => ({ status, contentType: 'text/plain; charset=utf-8', body });
   const log = (level: LogLevel, msg: string, fields: Record<string, unknown>) => {
     if (!options.logger || options.logger.enabled?.(level) === false) return;
@@ -294,7 +301,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
    * before the SMS. Once per request: a flow that asks again gets the usual Gather time-outs.
    */
   async function answer(turn: Turn, nextTurnNumber: number, callSid: string | undefined, how: AnswerOptions = {}): Promise<string> {
-    const { feedSmsFailure = true, register = 'changes', askTransferResult = true } = how;
+    const { feedSmsFailure = true, register = 'changes', lastResort = false } = how;
     const target = turn.nextSessionId ?? turn.sessionId;
     const next = actionUrl(target, nextTurnNumber);
     // While the recording is paused (a secure flow; the runtime says so, in a replay too), the
@@ -310,7 +317,9 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       ...(options.transferCallerId !== undefined ? { transferCallerId: options.transferCallerId } : {}),
       ...(options.returnToAgent ? { returnToAgent: options.returnToAgent } : {}),
       ...(options.paymentConnector !== undefined ? { paymentConnector: options.paymentConnector } : {}),
-      ...(askTransferResult ? { transferResultUrl: `${next}/transfer${query}` } : {}),
+      // A transfer into the fallback target (or the fail-safe itself) reports to the fail-safe's
+      // result route: should it not connect, the caller gets the last word, not the same queue again.
+      transferResultUrl: lastResort || turn.commands.some(intoFallback) ? failSafeResultUrl : `${next}/transfer${query}`,
     });
     let smsFailed: RestSideEffect | undefined;
     const pauses = recordingMode === 'pause' && rendered.sideEffects.some((e) => e.type === 'pauseRecording');
@@ -457,26 +466,42 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   }
 
   /**
-   * A transfer's `<Dial>` or `<Enqueue>` ended (`DialCallStatus` / `QueueResult`). Connected
-   * and over, or the caller left: hang up. Not connected (busy, no answer, failed, the queue
-   * full or the task dropped): the runtime answers with the fail-safe (its apology, then its
-   * fallback transfer or a hang-up), rendered without a further result URL so that a fallback
-   * that fails too ends the call instead of going round.
+   * A transfer's `<Dial>` or `<Enqueue>` ended (`DialCallStatus` / `QueueResult`; the table is in
+   * `outcomes.ts`). Connected and over, or the caller hung up: `<Hangup/>`. The caller still on
+   * the line and nobody took the call: the fail-safe, once — the adapter's (`fallbackQueue` /
+   * `fallbackNumber`) when configured, else the runtime's (its apology, then its fail-safe
+   * queue or a hang-up) — whose own transfer reports to `/fallback/result`, which never answers
+   * with another fail-safe.
    */
   async function transferCallback(sessionId: string, turnNumber: number, params: FormParams): Promise<WebhookResponse> {
-    const status = transferStatusOf(params);
+    const outcome = transferOutcomeOf(params);
     let turn: Turn;
     try {
-      turn = await handleTurn(sessionId, { type: 'transferResult', status }, { requestId: `${turnNumber}/transfer`, requestOrder: turnNumber });
+      turn = await handleTurn(sessionId, { type: 'transferResult', status: outcome.status }, { requestId: `${turnNumber}/transfer`, requestOrder: turnNumber });
     } catch (error) {
       if ((error as { code?: string } | null)?.code === 'SESSION_NOT_FOUND') {
-        // The ended session's record is gone (its short TTL ran out): only a connected transfer is answered with silence.
-        return status === 'completed' ? xml(emptyTwiml()) : failSafe();
+        // The ended session's record is gone (its short TTL ran out): the same answers, from configuration.
+        return outcome.answer === 'hangUp' ? hangUpAnswer : failSafe();
       }
       throw error;
     }
-    if (status !== 'completed') report({ code: 'TRANSFER_NOT_CONNECTED', message: `the transfer did not connect (${status})`, sessionId });
-    return xml(await answer(turn, turnNumber + 1, param(params, 'CallSid'), { feedSmsFailure: false, register: 'no', askTransferResult: false }));
+    if (outcome.status !== 'completed') report({ code: 'TRANSFER_NOT_CONNECTED', message: `the transfer did not connect (${outcome.value})`, sessionId });
+    if (outcome.answer === 'hangUp') return hangUpAnswer;
+    if (failSafeTransfers) return failSafe();
+    // No fallback target here: the runtime's fail-safe, if it has one for this session, else the last word.
+    if (!turn.commands.some((c) => c.type === 'say' || c.type === 'transfer')) return lastWordAnswer;
+    return xml(await answer(turn, turnNumber + 1, param(params, 'CallSid'), { feedSmsFailure: false, register: 'no', lastResort: true }));
+  }
+
+  /**
+   * The fail-safe's own transfer ended (`/fallback/result`). Answered from configuration alone:
+   * over, or the caller gone: `<Hangup/>`; not connected: an apology and `<Hangup/>`, never a
+   * second fail-safe (the fallback queue may be the one that is full).
+   */
+  function failSafeResult(params: FormParams): WebhookResponse {
+    const outcome = transferOutcomeOf(params);
+    if (outcome.status !== 'completed') report({ code: 'FALLBACK_NOT_CONNECTED', message: `the fail-safe transfer did not connect (${outcome.value})` });
+    return outcome.answer === 'hangUp' ? hangUpAnswer : lastWordAnswer;
   }
 
   async function statusCallback(params: FormParams): Promise<WebhookResponse> {
@@ -513,6 +538,8 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       message: `Twilio requested the fallback URL${errorCode !== '' ? ` (Twilio error ${errorCode})` : ''}`,
       ...(sessionId !== undefined ? { sessionId } : {}),
     });
+    // What failed was the fail-safe's own result route: the caller has had the fail-safe once.
+    if (failedUrl?.split('?')[0] === failSafeResultUrl) return lastWordAnswer;
     return failSafe();
   }
 
@@ -536,6 +563,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     const parts = pathname.slice(basePath.length).split('/').filter((p) => p !== '');
     if (parts[0] === 'status' && parts.length === 1) return statusCallback(params);
     if (parts[0] === 'fallback' && parts.length === 1) return fallbackRequest(params);
+    if (parts[0] === 'fallback' && parts[1] === 'result' && parts.length === 2) return failSafeResult(params);
     if (parts[0] !== 'voice') return text(404, 'Not Found');
     if (parts.length === 1) return newCall(params);
     const sessionId = decodeURIComponent(parts[1] ?? '');
@@ -682,8 +710,8 @@ interface AnswerOptions {
   feedSmsFailure?: boolean;
   /** When the CallSid entry is written (default: when it changes). */
   register?: Register;
-  /** Ask a transfer's outcome (default true; not for the fail-safe after a failed transfer). */
-  askTransferResult?: boolean;
+  /** The fail-safe after a failed transfer: its own transfer's outcome goes to `/fallback/result` (default false). */
+  lastResort?: boolean;
 }
 
 /**
@@ -696,25 +724,6 @@ type Register = 'no' | 'always' | 'changes';
 /** A command performed through the REST port rather than written as TwiML. */
 function isRestSideEffect(command: Turn['commands'][number]): boolean {
   return command.type === 'pauseRecording' || command.type === 'resumeRecording' || command.type === 'sendSms';
-}
-
-/** How a transfer ended, from its `<Dial>` (`DialCallStatus`) or `<Enqueue>` (`QueueResult`) action. */
-function transferStatusOf(params: FormParams): Extract<CallEvent, { type: 'transferResult' }>['status'] {
-  const dial = param(params, 'DialCallStatus');
-  if (dial !== undefined) return DIAL_STATUS[dial] ?? 'failed';
-  switch (param(params, 'QueueResult')) {
-    // Bridged to an agent (the request comes when both sides are done), or the caller hung up
-    // while waiting, or someone moved the call on: nothing is left to do.
-    case 'bridged':
-    case 'bridging-in-process':
-    case 'redirected':
-    case 'redirected-from-bridged':
-    case 'hangup':
-      return 'completed';
-    // queue-full, error, system-error, leave (the task was dropped: nobody took the call).
-    default:
-      return 'failed';
-  }
 }
 
 /** The event a Gather or Dial action carries. */
@@ -734,7 +743,7 @@ function eventOf(params: FormParams): CallEvent {
     };
   }
   const dialStatus = param(params, 'DialCallStatus');
-  if (dialStatus !== undefined) return { type: 'connectResult', status: DIAL_STATUS[dialStatus] ?? 'failed' };
+  if (dialStatus !== undefined) return { type: 'connectResult', status: lookUp(DIAL_STATUS, dialStatus) ?? 'failed' };
   const digits = param(params, 'Digits');
   if (digits !== undefined && digits !== '') return { type: 'digits', digits };
   const speech = param(params, 'SpeechResult');

@@ -93,7 +93,8 @@ describe('the fallback URL (POST /fallback)', () => {
     expect(verbs(doc)).toEqual(['Say', 'Enqueue']);
     expect(doc.children[0]!.text).toBe(DEFAULT_FALLBACK_APOLOGY);
     const enqueue = doc.children[1]!;
-    expect(enqueue.attrs).toEqual({ workflowSid: WORKFLOW });
+    // Its own outcome goes to the fail-safe's result route (configuration only, never a second fail-safe).
+    expect(enqueue.attrs).toEqual({ workflowSid: WORKFLOW, action: `${s.baseUrl}/fallback/result`, method: 'POST' });
     expect(JSON.parse(enqueue.children[0]!.text)).toEqual({ queue: 'customer-care', fallback: true });
     // Configuration only: not the caller's number, not the failed URL.
     expect((answer.body).includes(MANAGER), 'must not be there').toBe(false);
@@ -111,7 +112,7 @@ describe('the fallback URL (POST /fallback)', () => {
     expect(verbs(doc)).toEqual(['Say', 'Dial']);
     expect(doc.children[0]!.text).toBe('One moment, please.');
     const dial = doc.children[1]!;
-    expect(dial.attrs).toEqual({ callerId: TRANSFER_CALLER_ID });
+    expect(dial.attrs).toEqual({ callerId: TRANSFER_CALLER_ID, action: `${s.baseUrl}/fallback/result`, method: 'POST' });
     expect(dial.children).toEqual([{ name: 'Number', attrs: {}, children: [], text: FALLBACK_NUMBER }]);
     expect(s.problems).toEqual([{ code: 'TWILIO_FALLBACK', message: 'Twilio requested the fallback URL (Twilio error 11200)' }]);
   });

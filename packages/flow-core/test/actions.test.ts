@@ -49,7 +49,7 @@ const load = (name: string): Flow => parse(readFileSync(join(import.meta.dirname
 const FLOWS: Flow[] = [
   'act-basics', 'act-switch', 'act-collect', 'act-menu', 'act-invoke', 'act-calling', 'act-outer-sub', 'act-inner-sub',
   'act-risky-sub', 'act-fragile-sub', 'act-clash-sub', 'act-auth', 'act-connect', 'act-routing', 'act-secure-ivr',
-  'act-secure-desk', 'act-hangup', 'act-spinner',
+  'act-secure-desk', 'act-hangup', 'act-hangup-call', 'act-hangup-audit-sub', 'act-spinner',
 ].map(load);
 
 const EVENT_NAMES = [
@@ -863,6 +863,25 @@ describe('onHangup', () => {
     expect(h.calls).toEqual([{ name: 'audit', input: { note: 'hangup' }, attempt: 1 }]);
     expect(h.logger.records).toContainEqual(expect.objectContaining({ level: 'info', msg: 'the caller hung up' }));
     expect((h.named('command').map((e) => (e.command as Command).type)).includes('pauseRecording'), 'must not be there').toBe(false);
+  });
+
+  it('runs a subflow the handler calls: its data action once, its outputs back, commands dropped', async () => {
+    const h = harness();
+    const t1 = await h.start('hangup-call');
+    const t2 = await h.send(t1, { type: 'hangup' });
+    expect(t2.end).toEqual({ type: 'hangup', state: 'ask' });
+    expect(t2.trace).toEqual([
+      { flow: 'hangup-call', state: 'wrapUp' },
+      { flow: 'hangup-audit-sub', state: 'audit' },
+      { flow: 'hangup-audit-sub', state: 'done' },
+      { flow: 'hangup-call', state: 'after' },
+      { flow: 'hangup-call', state: 'noted' },
+      { flow: 'hangup-call', state: 'bye' },
+    ]);
+    expect(h.calls).toEqual([{ name: 'audit', input: { note: 'hangup' }, attempt: 1 }]);
+    expect(h.logger.records).toContainEqual(expect.objectContaining({ level: 'info', msg: 'the hang-up was audited' }));
+    expect(t2.commands).toEqual([{ type: 'end', sessionId: t1.sessionId, end: { type: 'hangup', state: 'ask' } }]);
+    expect(h.named('error')).toEqual([]);
   });
 
   it('ends a session without a handler on a hang-up', async () => {

@@ -114,9 +114,9 @@ export async function postForm(url: string, params: Record<string, string>, auth
   return send(url, headers, new URLSearchParams(params).toString());
 }
 
-/** Is this Dial/Enqueue action the outcome of a hand-on (a transfer, the return to the agent)? */
+/** Is this Dial/Enqueue action the outcome of a hand-on (a transfer, the return to the agent, the fail-safe's transfer)? */
 function handsOn(action: string): boolean {
-  return /\/transfer$/.test(action.split('?')[0] ?? '');
+  return /\/(transfer|fallback\/result)$/.test(action.split('?')[0] ?? '');
 }
 
 // ---- the caller ----

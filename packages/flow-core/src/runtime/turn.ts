@@ -11,6 +11,7 @@ import { parseDuration } from '../expr/duration.js';
 import type { MachineCursor } from '../compile/machine.js';
 import { caseEvent } from '../compile/machine.js';
 import type { Flow, FlowState } from '../model/flow.js';
+import { ACTIONS } from '../model/actions.js';
 import { actionOf } from '../model/graph.js';
 import type { PromptSpec } from '../model/primitives.js';
 import type { Redactor } from '../secure/redact.js';
@@ -405,28 +406,29 @@ export class TurnRunner {
     }
   }
 
-  /** onHangup: only actions that need no caller run; their commands go nowhere (the call is gone). */
+  /**
+   * onHangup: every action that needs no caller runs (the action table says which: `callFlow`
+   * too, and then the subflow's own states), until the handler reaches one that needs the
+   * caller, or ends (`disconnect`, or `return` from the root flow). Its commands go nowhere:
+   * the call is gone.
+   */
   private async runHangupHandler(): Promise<void> {
     const flow = this.flowOf(this.frames[0]!);
     if (flow.onHangup === undefined || !flow.states[flow.onHangup]) return;
-    while (this.frames.length > 1) this.frames.pop();
+    while (this.frames.length > 1) this.popFrame();
     this.cursor = programOf(flow).machine.restore(flow.onHangup);
     const saved = this.commands.length;
     this.droppingCommands = true;
     try {
       for (let i = 0; i < this.rt.maxStepsPerTurn; i++) {
-        const state = this.state;
-        const action = actionOf(state);
-        if (action === 'disconnect' || action === 'return') {
-          // Where the handler ends: entered, nothing to do (the call is gone).
-          this.path.push(this.stateName);
-          this.trace.push({ flow: this.top.flow, state: this.stateName });
-          break;
-        }
-        if (!['set', 'switch', 'invoke', 'log', 'recording'].includes(action)) break;
+        const action = actionOf(this.state);
+        if (ACTIONS[action].needsCaller) break;
         this.path.push(this.stateName);
         this.trace.push({ flow: this.top.flow, state: this.stateName });
+        // Where the handler ends: entered, nothing to do (the call is gone, the session ended).
+        if (action === 'disconnect' || (action === 'return' && this.frames.length === 1)) break;
         const step = await this.execute();
+        if ('entered' in step) continue;
         if (!('take' in step)) break;
         this.take(step.take);
       }
