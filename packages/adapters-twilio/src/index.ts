@@ -13,15 +13,22 @@ export const provider = 'twilio' as const;
 
 export {
   createTwilioWebhook,
-  MemoryCallRegistry,
   type TwilioWebhook,
   type TwilioWebhookOptions,
   type StartSecureCallOptions,
   type FlowChoice,
-  type CallEntry,
-  type CallRegistry,
   type WebhookProblem,
 } from './webhook.js';
+export {
+  MemoryCallRegistry,
+  CallInSessionError,
+  CallEndedError,
+  DEFAULT_CALL_RETENTION_MS,
+  type CallEntry,
+  type CallRegistry,
+  type ClaimWhen,
+  type MemoryCallRegistryOptions,
+} from './calls.js';
 export {
   renderTurn,
   apologyTwiml,

@@ -156,7 +156,11 @@ describe('two webhook workers sharing Redis', () => {
     const status = await post(b.webhook, `${BASE}/status`, { CallSid: callSid, CallStatus: 'completed' });
     expect(status.status).toBe(200);
     expect(await a.runtime.inspect(sessionId)).toMatchObject({ status: 'ended', end: { type: 'hangup' } });
-    expect(await redis.exists(new RedisCallRegistry(redis, { secrets, prefix }).keyOf(callSid))).toBe(0);
+    // The call is remembered as ended: a new-call webhook for it, even now, starts nothing.
+    expect(await new RedisCallRegistry(redis, { secrets, prefix }).get(callSid)).toMatchObject({ sessionId, sessionEnded: true, callEnded: true });
+    const late = await post(a.webhook, `${BASE}/voice`, newCall(callSid));
+    expect(late.body).toBe(first.body);
+    expect(sessionsStarted()).toBe(1);
     expect(problems).toEqual([]);
   });
 
