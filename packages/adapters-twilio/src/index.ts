@@ -13,17 +13,24 @@ export const provider = 'twilio' as const;
 
 export {
   createTwilioWebhook,
-  MemoryCallRegistry,
   type TwilioWebhook,
   type TwilioWebhookOptions,
   type StartSecureCallOptions,
   type FlowChoice,
-  type CallEntry,
-  type CallRegistry,
   type WebhookProblem,
 } from './webhook.js';
 export { RecordingNotPausedError, type RecordingMode } from './recording.js';
 export type { RefusalKind } from './refusals.js';
+export {
+  MemoryCallRegistry,
+  CallInSessionError,
+  CallEndedError,
+  DEFAULT_CALL_RETENTION_MS,
+  type CallEntry,
+  type CallRegistry,
+  type ClaimWhen,
+  type MemoryCallRegistryOptions,
+} from './calls.js';
 export {
   renderTurn,
   apologyTwiml,

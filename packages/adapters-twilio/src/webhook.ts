@@ -7,6 +7,7 @@
  * Turns of one call that meet on two workers at once are tried again here (`ConcurrentTurnError`):
  * the request id makes the retry of a request the other worker already answered a replay.
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CallEvent, CallInfo, Clock, HandleOptions, Logger, LogLevel, Runtime, Turn } from '@callflow/flow-core';
 import {
@@ -22,6 +23,7 @@ import {
 } from './http.js';
 import { RecordingNotPausedError, type RecordingMode } from './recording.js';
 import { RefusalLog } from './refusals.js';
+import { CallEndedError, CallInSessionError, MemoryCallRegistry, type CallRegistry } from './calls.js';
 import type { TwilioRestPort } from './rest.js';
 import { DIAL_STATUS, TERMINAL_CALL_STATUSES, lookUp, transferOutcomeOf } from './outcomes.js';
 import {
@@ -41,42 +43,6 @@ import {
 export interface FlowChoice {
   flow: string;
   inputs?: Record<string, unknown>;
-}
-
-/** What the webhook remembers of a live call: the session its next events go to. */
-export interface CallEntry {
-  sessionId: string;
-  /** The first TwiML of the call, answered again if Twilio retries the new-call webhook. */
-  startTwiml?: string;
-}
-
-/**
- * CallSid → session, for status callbacks (they carry no session in their URL). The in-memory
- * default serves one process; many workers share `RedisCallRegistry`
- * (`@callflow/adapters-twilio/redis`).
- */
-export interface CallRegistry {
-  get(callSid: string): Promise<CallEntry | undefined>;
-  set(callSid: string, entry: CallEntry): Promise<void>;
-  delete(callSid: string): Promise<void>;
-}
-
-/** The embedded `CallRegistry`: a Map, for one process. */
-export class MemoryCallRegistry implements CallRegistry {
-  private readonly calls = new Map<string, CallEntry>();
-  async get(callSid: string): Promise<CallEntry | undefined> {
-    return this.calls.get(callSid);
-  }
-  async set(callSid: string, entry: CallEntry): Promise<void> {
-    this.calls.set(callSid, entry);
-  }
-  async delete(callSid: string): Promise<void> {
-    this.calls.delete(callSid);
-  }
-  /** How many calls are live (for tests and metrics). */
-  get size(): number {
-    return this.calls.size;
-  }
 }
 
 /** Something the webhook could not do; never carries a secure value or a stack trace. */
@@ -126,8 +92,13 @@ export interface TwilioWebhookOptions {
   transferCallerId?: string;
   /** How `returnToAgent` reaches the agent (default `<Dial><Client>agentId</Client></Dial>`). */
   returnToAgent?: ReturnToAgentHook;
-  /** CallSid → session (default: in memory). */
+  /** CallSid → session (default: in memory, for one process, remembering a call for `callRetentionMs`). */
   calls?: CallRegistry;
+  /**
+   * How long the default in-memory registry remembers a call after its last change, ms (default
+   * `DEFAULT_CALL_RETENTION_MS`, 25 hours): a retried new-call webhook within it gets its first answer.
+   */
+  callRetentionMs?: number;
   /** Largest accepted body, bytes (default 64 KiB). */
   maxBodyBytes?: number;
   /** Spoken before hanging up when a call cannot go on (and no fallback transfer is configured). */
@@ -201,7 +172,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   const basePath = base.pathname.replace(/\/+$/, '');
   const publicBase = origin + basePath;
   const runtime = options.runtime;
-  const calls = options.calls ?? new MemoryCallRegistry();
+  const calls = options.calls ?? new MemoryCallRegistry(options.callRetentionMs !== undefined ? { retentionMs: options.callRetentionMs } : {});
   const limit = options.maxBodyBytes ?? 64 * 1024;
   const apology = options.apology ?? DEFAULT_APOLOGY;
   const turnRetries = Math.max(0, Math.floor(options.concurrentTurnRetries ?? 2));
@@ -301,7 +272,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
    * before the SMS. Once per request: a flow that asks again gets the usual Gather time-outs.
    */
   async function answer(turn: Turn, nextTurnNumber: number, callSid: string | undefined, how: AnswerOptions = {}): Promise<string> {
-    const { feedSmsFailure = true, register = 'changes', lastResort = false } = how;
+    const { feedSmsFailure = true, register = true, lastResort = false } = how;
     const target = turn.nextSessionId ?? turn.sessionId;
     const next = actionUrl(target, nextTurnNumber);
     // While the recording is paused (a secure flow; the runtime says so, in a replay too), the
@@ -354,19 +325,18 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       }
     }
     if (smsFailed && feedSmsFailure && callSid !== undefined && turn.status === 'waiting') {
-      const failed = await handleTurn(target, { type: 'smsResult', status: 'failed' }, { requestId: String(nextTurnNumber) });
+      const failed = await handleTurn(target, { type: 'smsResult', status: 'failed' }, { requestId: String(nextTurnNumber), requestOrder: nextTurnNumber, callId: callSid });
       // What was said before the SMS still stands; what came after it ("we have sent you a code") does not.
       const at = turn.commands.indexOf(smsFailed);
       const before = turn.commands.slice(0, Math.max(at, 0)).filter((c) => !isRestSideEffect(c));
       return answer({ ...failed, commands: [...before, ...failed.commands] }, nextTurnNumber + 1, callSid, { feedSmsFailure: false, register });
     }
-    if (callSid !== undefined && register !== 'no') {
-      // The CallSid entry changes only when the call ends, moves to another session (a hand-off),
-      // starts (a secure call an agent hands over), or is past its first turn (the first TwiML,
-      // kept for a retried new-call webhook, is dropped): not on every turn, which with many
-      // workers would be a Redis write per callback.
-      if (turn.status === 'ended' && turn.nextSessionId === undefined) await calls.delete(callSid);
-      else if (register === 'always' || turn.nextSessionId !== undefined) await calls.set(callSid, { sessionId: target });
+    if (callSid !== undefined && register && !turn.replayed) {
+      // The CallSid entry changes only when the session ends or the call moves to another
+      // session (a hand-off): not on every turn, which with many workers would be a Redis write
+      // per callback. A replay changed nothing, and writes nothing.
+      if (turn.status === 'ended' && turn.nextSessionId === undefined) await calls.update(callSid, { sessionEnded: true }, turn.sessionId);
+      else if (turn.nextSessionId !== undefined) await calls.update(callSid, { sessionId: target }, turn.sessionId);
     }
     return rendered.twiml;
   }
@@ -396,28 +366,50 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     throw refused;
   }
 
-  async function newCall(params: FormParams): Promise<WebhookResponse> {
+  /**
+   * A new call. The CallSid is claimed first (atomically), so that a copy of the request — a
+   * retry while the first is still being answered, or any time later — starts nothing: it gets
+   * the first answer (kept for the registry's retention), or, while that is still being made,
+   * a short hold that asks again (at most `NEW_CALL_HOLDS` times, then the fail-safe).
+   */
+  async function newCall(params: FormParams, holds: number): Promise<WebhookResponse> {
     const callSid = param(params, 'CallSid');
     const to = param(params, 'To') ?? param(params, 'Called');
     if (!callSid || !to) return failSafe();
-    const known = await calls.get(callSid);
-    // Twilio retried the new-call webhook: answer what it was answered, start nothing.
-    if (known?.startTwiml !== undefined) return xml(known.startTwiml);
-    if (known) return callback(known.sessionId, 0, params, true);
-    const choice = await chooseFlow(to, params);
-    if (!choice) {
-      report({ code: 'NO_FLOW_FOR_NUMBER', message: 'no flow is configured for the called number' });
+    const sessionId = randomUUID();
+    const known = await calls.claim(callSid, { sessionId, starting: true }, 'new');
+    if (known) {
+      if (known.startTwiml !== undefined) return xml(known.startTwiml);
+      if (known.starting === true) {
+        return holds < NEW_CALL_HOLDS ? xml(holdTwiml(`${publicBase}/voice?${HOLD}=${holds + 1}`)) : failSafe();
+      }
+      // The call came to this webhook first through an agent's hand-over: its current wait.
+      if (known.sessionEnded !== true && known.sessionId !== '') return callback(known.sessionId, 0, params, true);
       return failSafe();
     }
-    const from = param(params, 'From') ?? param(params, 'Caller');
-    const call: CallInfo = { callId: callSid, callee: to, provider: 'twilio', ...(from ? { caller: from } : {}) };
-    const turn = await runtime.startSession({ flow: choice.flow, call, ...(choice.inputs ? { inputs: choice.inputs } : {}) });
-    // The entry is written here, once, with the first TwiML (not by `answer`).
-    const twiml = await answer(turn, 1, callSid, { register: 'no' });
-    if (turn.status === 'waiting' || turn.nextSessionId !== undefined) {
-      await calls.set(callSid, { sessionId: turn.nextSessionId ?? turn.sessionId, startTwiml: twiml });
+    let twiml: string;
+    try {
+      const choice = await chooseFlow(to, params);
+      if (!choice) {
+        report({ code: 'NO_FLOW_FOR_NUMBER', message: 'no flow is configured for the called number' });
+        twiml = failSafeDocument;
+      } else {
+        const from = param(params, 'From') ?? param(params, 'Caller');
+        const call: CallInfo = { callId: callSid, callee: to, provider: 'twilio', ...(from ? { caller: from } : {}) };
+        const turn = await runtime.startSession({ flow: choice.flow, sessionId, call, ...(choice.inputs ? { inputs: choice.inputs } : {}) });
+        // The entry is written here, once, with the first TwiML (not by `answer`).
+        twiml = await answer(turn, 1, callSid, { register: false });
+        const ended = turn.status === 'ended' && turn.nextSessionId === undefined;
+        await calls.update(callSid, { sessionId: turn.nextSessionId ?? turn.sessionId, startTwiml: twiml, ...(ended ? { sessionEnded: true } : {}) });
+        return xml(twiml);
+      }
+    } catch (error) {
+      // Whatever ran of the first turn is not run again: a copy of the request gets the fail-safe too.
+      await calls.update(callSid, { startTwiml: failSafeDocument, sessionEnded: true }, sessionId).catch(() => undefined);
+      throw error;
     }
-    return xml(twiml);
+    await calls.update(callSid, { startTwiml: twiml, sessionEnded: true }, sessionId);
+    return failSafe();
   }
 
   async function chooseFlow(to: string, params: FormParams): Promise<FlowChoice | undefined> {
@@ -438,15 +430,20 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     try {
       // The turn number is both the request's id (a repeat is replayed) and its order (a
       // late callback, older than the last turn answered, gets the current wait again).
-      turn = await handleTurn(sessionId, eventOf(params), { requestId: String(turnNumber), requestOrder: turnNumber });
-    } catch (error) {
-      if ((error as { code?: string } | null)?.code === 'SESSION_NOT_FOUND') {
-        report({ code: 'SESSION_NOT_FOUND', message: 'a callback for a session that is not stored', sessionId });
-        return failSafe();
+      const request = { requestId: String(turnNumber), requestOrder: turnNumber, strictOrder: true, callId: callSid ?? '' };
+      turn = await handleTurn(sessionId, eventOf(params), request);
+      // A repeat of a turn that handed the call on: the session it went to holds the answer
+      // (the first one has ended, and its own replay lacks the prompts the next one asked).
+      for (let hops = 0; turn.replayed === true && turn.nextSessionId !== undefined && turn.nextSessionId !== sessionId && hops < 4; hops++) {
+        turn = await handleTurn(turn.nextSessionId, { type: 'noInput' }, request);
       }
+    } catch (error) {
+      const refused = refusedRequest(error, sessionId);
+      if (refused) return refused;
       throw error;
     }
-    return xml(await answer(turn, (turn.requestOrder ?? turnNumber) + 1, callSid, { register: turnNumber === 1 && !turn.replayed ? 'always' : 'changes' }));
+    if (turn.ahead === true) report({ code: 'REQUEST_OUT_OF_ORDER', message: 'a callback ahead of the session\'s next turn: its current turn again', sessionId });
+    return xml(await answer(turn, (turn.requestOrder ?? turnNumber) + 1, callSid));
   }
 
   /** A hold's Redirect came back: answer the current wait again, or hold on. */
@@ -458,7 +455,14 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     }
     const last = view.lastRequestId !== undefined ? Number(view.lastRequestId) : undefined;
     if (last !== undefined && turnNumber <= last) {
-      const replay = await handleTurn(sessionId, { type: 'noInput' }, { requestId: String(last) });
+      let replay: Turn;
+      try {
+        replay = await handleTurn(sessionId, { type: 'noInput' }, { requestId: String(last), callId: callSid ?? '' });
+      } catch (error) {
+        const refused = refusedRequest(error, sessionId);
+        if (refused) return refused;
+        throw error;
+      }
       return xml(await answer(replay, last + 1, callSid));
     }
     if (view.status === 'ended') return failSafe();
@@ -477,12 +481,14 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     const outcome = transferOutcomeOf(params);
     let turn: Turn;
     try {
-      turn = await handleTurn(sessionId, { type: 'transferResult', status: outcome.status }, { requestId: `${turnNumber}/transfer`, requestOrder: turnNumber });
+      turn = await handleTurn(sessionId, { type: 'transferResult', status: outcome.status }, { requestId: `${turnNumber}/transfer`, requestOrder: turnNumber, strictOrder: true, callId: param(params, 'CallSid') ?? '' });
     } catch (error) {
       if ((error as { code?: string } | null)?.code === 'SESSION_NOT_FOUND') {
         // The ended session's record is gone (its short TTL ran out): the same answers, from configuration.
         return outcome.answer === 'hangUp' ? hangUpAnswer : failSafe();
       }
+      const refused = refusedRequest(error, sessionId);
+      if (refused) return refused;
       throw error;
     }
     if (outcome.status !== 'completed') report({ code: 'TRANSFER_NOT_CONNECTED', message: `the transfer did not connect (${outcome.value})`, sessionId });
@@ -490,7 +496,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     if (failSafeTransfers) return failSafe();
     // No fallback target here: the runtime's fail-safe, if it has one for this session, else the last word.
     if (!turn.commands.some((c) => c.type === 'say' || c.type === 'transfer')) return lastWordAnswer;
-    return xml(await answer(turn, turnNumber + 1, param(params, 'CallSid'), { feedSmsFailure: false, register: 'no', lastResort: true }));
+    return xml(await answer(turn, turnNumber + 1, param(params, 'CallSid'), { feedSmsFailure: false, register: false, lastResort: true }));
   }
 
   /**
@@ -509,15 +515,39 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     const status = param(params, 'CallStatus');
     if (!callSid || !status || !TERMINAL_CALL_STATUSES.has(status)) return xml(emptyTwiml());
     const entry = await calls.get(callSid);
-    if (!entry) return xml(emptyTwiml());
-    await calls.delete(callSid);
-    try {
-      // The caller is gone: no REST side effect is performed for a call that no longer exists.
-      await handleTurn(entry.sessionId, { type: 'hangup' }, { requestId: 'hangup' });
-    } catch (error) {
-      report(problemOf(error, entry.sessionId));
-    }
+    if (entry?.callEnded === true) return xml(emptyTwiml());
+    // Marked first: a hand-over that starts meanwhile sees it and ends its own session.
+    await calls.update(callSid, { callEnded: true });
+    if (!entry || entry.sessionEnded === true || entry.sessionId === '') return xml(emptyTwiml());
+    await hangUp(entry.sessionId);
     return xml(emptyTwiml());
+  }
+
+  /** The caller is gone: end the session (releasing its agent); no REST side effect is performed for a call that no longer exists. */
+  async function hangUp(sessionId: string): Promise<void> {
+    try {
+      await handleTurn(sessionId, { type: 'hangup' }, { requestId: 'hangup' });
+    } catch (error) {
+      report(problemOf(error, sessionId));
+    }
+  }
+
+  /**
+   * A request the session refused before anything ran: from another call or none
+   * (`CALL_MISMATCH`), or ahead of a session that has answered nothing yet
+   * (`REQUEST_OUT_OF_ORDER`), or for a session the store does not hold: the fail-safe, reported.
+   */
+  function refusedRequest(error: unknown, sessionId: string): WebhookResponse | undefined {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === 'SESSION_NOT_FOUND') {
+      report({ code, message: 'a callback for a session that is not stored', sessionId });
+      return failSafe();
+    }
+    if (code === 'CALL_MISMATCH' || code === 'REQUEST_OUT_OF_ORDER') {
+      report(problemOf(error, sessionId));
+      return failSafe();
+    }
+    return undefined;
   }
 
   /**
@@ -565,7 +595,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
     if (parts[0] === 'fallback' && parts.length === 1) return fallbackRequest(params);
     if (parts[0] === 'fallback' && parts[1] === 'result' && parts.length === 2) return failSafeResult(params);
     if (parts[0] !== 'voice') return text(404, 'Not Found');
-    if (parts.length === 1) return newCall(params);
+    if (parts.length === 1) return newCall(params, holdsIn(request.path));
     const sessionId = decodeURIComponent(parts[1] ?? '');
     const turn = parts[2];
     const wait = parts[3] === 'wait' && parts.length === 4;
@@ -670,16 +700,42 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
       return new Response(response.body, { status: response.status, headers: { 'content-type': response.contentType } });
     },
     async startSecureCall(start) {
+      const sessionId = randomUUID();
+      // One live session per call: the CallSid is claimed before the agent is reserved.
+      let found = await calls.claim(start.callSid, { sessionId }, 'handOver');
+      if (found && found.sessionEnded !== true && found.sessionId !== '') {
+        // The entry says live; a session can end without the registry hearing of it (its TTL, a
+        // store outage's recovery): look, and claim again if it has.
+        const view = await runtime.inspect(found.sessionId);
+        if (!view || view.status === 'ended') {
+          await calls.update(start.callSid, { sessionEnded: true }, found.sessionId);
+          found = await calls.claim(start.callSid, { sessionId }, 'handOver');
+        }
+      }
+      if (found?.callEnded === true) throw new CallEndedError();
+      if (found) throw new CallInSessionError();
       const call: CallInfo = { ...start.call, callId: start.callSid, provider: 'twilio' };
-      const turn = await runtime.startSecureSession({
-        conversationId: start.conversationId,
-        agentId: start.agentId,
-        flow: start.flow,
-        reserveAgent: start.reserveAgent ?? true,
-        call,
-        ...(start.inputs ? { inputs: start.inputs } : {}),
-      });
-      const twiml = await answer(turn, 1, start.callSid, { register: 'always' });
+      let turn: Turn;
+      try {
+        turn = await runtime.startSecureSession({
+          sessionId,
+          conversationId: start.conversationId,
+          agentId: start.agentId,
+          flow: start.flow,
+          reserveAgent: start.reserveAgent ?? true,
+          call,
+          ...(start.inputs ? { inputs: start.inputs } : {}),
+        });
+      } catch (error) {
+        await calls.update(start.callSid, { sessionEnded: true }, sessionId).catch(() => undefined);
+        throw error;
+      }
+      // The call's final status came while the session started: end it (freeing the agent).
+      if ((await calls.get(start.callSid))?.callEnded === true) {
+        await hangUp(sessionId);
+        throw new CallEndedError();
+      }
+      const twiml = await answer(turn, 1, start.callSid);
       return { sessionId: turn.sessionId, twiml };
     },
   };
@@ -704,22 +760,27 @@ function recordingPausedIn(url: string | undefined): boolean {
   return at >= 0 && new URLSearchParams(url!.slice(at + 1)).get('recording') === 'paused';
 }
 
+/** How often a copy of a new-call webhook is held while the first is still answered. */
+const NEW_CALL_HOLDS = 5;
+/** The query parameter counting those holds. */
+const HOLD = 'hold';
+
+/** How many holds a new-call request's URL counts. */
+function holdsIn(path: string): number {
+  const at = path.indexOf('?');
+  const n = at >= 0 ? Number(new URLSearchParams(path.slice(at + 1)).get(HOLD)) : 0;
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
 /** How a turn is answered (see `answer`). */
 interface AnswerOptions {
   /** Feed a failed SMS back to the runtime as the next turn (default true). */
   feedSmsFailure?: boolean;
-  /** When the CallSid entry is written (default: when it changes). */
-  register?: Register;
+  /** Write the CallSid entry when the call moves to another session or its session ends (default true). */
+  register?: boolean;
   /** The fail-safe after a failed transfer: its own transfer's outcome goes to `/fallback/result` (default false). */
   lastResort?: boolean;
 }
-
-/**
- * When a turn's answer writes the CallSid entry: never (a new call writes its own, with the first
- * TwiML), always (the call's first callback or a handed-over secure call), or only when the call
- * moved to another session or ended.
- */
-type Register = 'no' | 'always' | 'changes';
 
 /** A command performed through the REST port rather than written as TwiML. */
 function isRestSideEffect(command: Turn['commands'][number]): boolean {

@@ -13,7 +13,7 @@ import { loadConfigText, parseYaml } from '@callflow/flow-dsl';
 import { MemoryCallRegistry, twilioRest, type TwilioWebhook, type WebhookProblem } from '../src/index.js';
 import { CallSimulator, parseTwiml, type CallRecord, type CallerInput, type XmlNode } from './call-simulator.js';
 import { EXAMPLE_ACTIONS, ScriptedExampleActions, type ActionMock } from './example-actions.js';
-import { exampleFlow, serveWebhook } from './fixtures.js';
+import { exampleFlow, serveWebhook, withoutIds } from './fixtures.js';
 import { ACCOUNT_SID, standInClient, startTwilioStandIn, type TwilioStandIn } from './twilio-standin.js';
 
 const EXAMPLES = join(import.meta.dirname, '..', '..', '..', 'examples');
@@ -119,9 +119,6 @@ beforeEach(() => {
 
 const verbs = (doc: XmlNode) => doc.children.map((c) => c.name);
 const find = (doc: XmlNode, name: string) => doc.children.find((c) => c.name === name);
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
-/** A body with the session ids and Twilio sids taken out (an id may hold any digit run). */
-const withoutIds = (body: string) => body.replace(UUID, '<id>').replace(/\b[A-Z]{2}[0-9a-f]{32}\b/g, '<sid>');
 /** Long digit runs (a card number, spaced or dashed). */
 const digitsLike = (body: string) => withoutIds(body).match(/\d[\d\s-]{11,}\d/g) ?? [];
 /** The session id and turn of a Gather/Dial action URL. */

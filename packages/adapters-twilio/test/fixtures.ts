@@ -10,6 +10,10 @@ import { createTwilioWebhook, MemoryCallRegistry, type TwilioRestPort, type Twil
 import type { RestSideEffect } from '../src/twiml.js';
 import { listen } from './call-simulator.js';
 
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+/** A body with the session ids and Twilio sids taken out: a random id may hold any digit run, a secure value's among them. */
+export const withoutIds = (body: string): string => body.replace(UUID, '<id>').replace(/\b[A-Z]{2}[0-9a-f]{32}\b/g, '<sid>');
+
 export const AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
 /** The partner line the masked-callback flow answers. */
 export const PARTNER_LINE = '+15555550199';

@@ -156,8 +156,47 @@ describe('two webhook workers sharing Redis', () => {
     const status = await post(b.webhook, `${BASE}/status`, { CallSid: callSid, CallStatus: 'completed' });
     expect(status.status).toBe(200);
     expect(await a.runtime.inspect(sessionId)).toMatchObject({ status: 'ended', end: { type: 'hangup' } });
-    expect(await redis.exists(new RedisCallRegistry(redis, { secrets, prefix }).keyOf(callSid))).toBe(0);
+    // The call is remembered as ended: a new-call webhook for it, even now, starts nothing.
+    expect(await new RedisCallRegistry(redis, { secrets, prefix }).get(callSid)).toMatchObject({ sessionId, sessionEnded: true, callEnded: true });
+    const late = await post(a.webhook, `${BASE}/voice`, newCall(callSid));
+    expect(late.body).toBe(first.body);
+    expect(sessionsStarted()).toBe(1);
     expect(problems).toEqual([]);
+  });
+
+  it('starts one session for a new-call webhook sent to both workers at once; the other copy is held, then gets the first answer', async () => {
+    const { a, b, sessionsStarted } = workers();
+    const callSid = `CA${randomUUID().replace(/-/g, '')}`;
+    const [x, y] = await Promise.all([post(a.webhook, `${BASE}/voice`, newCall(callSid)), post(b.webhook, `${BASE}/voice`, newCall(callSid))]);
+    expect(sessionsStarted()).toBe(1);
+    const first = x.body.includes('<Gather') ? x : y;
+    const other = first === x ? y : x;
+    if (other.body !== first.body) {
+      expect(other.body).toContain(`<Redirect method="POST">${BASE}/voice?hold=1</Redirect>`);
+      expect((await post(b.webhook, `${BASE}/voice?hold=1`, newCall(callSid))).body).toBe(first.body);
+    }
+    expect(sessionsStarted()).toBe(1);
+  });
+
+  it('claims a call in one step: of two claims at once one binds it, the other gets the entry', async () => {
+    const calls = new RedisCallRegistry(redis, { secrets, prefix, ttlMs: 60_000 });
+    const callSid = `CA${randomUUID().replace(/-/g, '')}`;
+    await calls.update(callSid, { sessionId: 'ended-1', startTwiml: '<Response><Say>Hello Ada</Say></Response>', sessionEnded: true });
+    const [x, y] = await Promise.all([calls.claim(callSid, { sessionId: 's-x' }, 'handOver'), calls.claim(callSid, { sessionId: 's-y' }, 'handOver')]);
+    expect([x, y].filter((r) => r === undefined)).toHaveLength(1);
+    const entry = await calls.get(callSid);
+    expect([x, y].find((r) => r !== undefined)).toEqual(entry);
+    // The first answer stays (sealed), and the call is live again.
+    expect(entry).toMatchObject({ startTwiml: '<Response><Say>Hello Ada</Say></Response>' });
+    expect(entry?.sessionEnded).toBeUndefined();
+    expect((await redis.get(calls.keyOf(callSid)))!.includes('Ada')).toBe(false);
+    // Once the call ended, it stays ended and refuses a claim.
+    await calls.update(callSid, { callEnded: true });
+    await calls.update(callSid, { sessionId: 'later', callEnded: false });
+    expect(await calls.get(callSid)).toMatchObject({ sessionEnded: true, callEnded: true });
+    expect(await calls.claim(callSid, { sessionId: 's-z' }, 'handOver')).toMatchObject({ callEnded: true });
+    expect(await calls.claim(callSid, { sessionId: 's-z' }, 'new')).toMatchObject({ callEnded: true });
+    expect(await redis.pttl(calls.keyOf(callSid))).toBeGreaterThan(50_000);
   });
 
   it('answers the fail-safe while Redis is unreachable, and frees the agent once it is back', async () => {

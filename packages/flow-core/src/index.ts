@@ -143,6 +143,8 @@ export {
   SessionNotFoundError,
   AgentBusyError,
   ConcurrentTurnError,
+  CallMismatchError,
+  RequestOutOfOrderError,
   FlowInputError,
   SessionRecordError,
   type SessionRecordErrorCode,

@@ -30,6 +30,27 @@ export class SessionNotFoundError extends Error {
   }
 }
 
+/** A request for a session from another call (or from none): refused before anything of the session is read out or runs. */
+export class CallMismatchError extends Error {
+  readonly code = 'CALL_MISMATCH';
+  constructor(sessionId: string) {
+    super(`a request for session '${sessionId}' came from another call`);
+    this.name = 'CallMismatchError';
+  }
+}
+
+/**
+ * A request further ahead than the session's next one (`strictOrder`), for a session that has
+ * answered no request yet, so that there is no last turn to answer it with: nothing runs.
+ */
+export class RequestOutOfOrderError extends Error {
+  readonly code = 'REQUEST_OUT_OF_ORDER';
+  constructor(sessionId: string) {
+    super(`a request for session '${sessionId}' is ahead of its next turn`);
+    this.name = 'RequestOutOfOrderError';
+  }
+}
+
 /** The agent is already reserved by another secure session. */
 export class AgentBusyError extends Error {
   readonly code = 'AGENT_RESERVED';

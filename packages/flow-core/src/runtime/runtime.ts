@@ -39,12 +39,12 @@ import {
   type OutageEntry,
 } from './recovery.js';
 import { TurnRunner, createFrame } from './turn.js';
-import { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError, SessionRecordError, type SessionRecordErrorCode } from './errors.js';
+import { AgentBusyError, CallMismatchError, ConcurrentTurnError, RequestOutOfOrderError, FlowInputError, FlowValidationError, SessionNotFoundError, SessionRecordError, type SessionRecordErrorCode } from './errors.js';
 import { inputProblems } from './inputs.js';
 import { MAX_VALUE_DEPTH, nestsDeeperThan } from './value-depth.js';
 import { validateFlows } from './validate-flows.js';
 
-export { AgentBusyError, ConcurrentTurnError, FlowInputError, FlowValidationError, SessionNotFoundError, SessionRecordError, type SessionRecordErrorCode };
+export { AgentBusyError, CallMismatchError, ConcurrentTurnError, RequestOutOfOrderError, FlowInputError, FlowValidationError, SessionNotFoundError, SessionRecordError, type SessionRecordErrorCode };
 import type { CallEvent, CallInfo, Command, Turn } from './types.js';
 
 /** How a runtime is put together: every port has an embedded in-memory default. */
@@ -141,6 +141,18 @@ export interface HandleOptions {
    * the last turn again (`replayed`, `late`), and nothing runs.
    */
   requestOrder?: number;
+  /**
+   * Accept only the session's next request: a `requestOrder` more than one past the last one
+   * answered (past 0 for a session that has answered none) gets the last turn again (`replayed`,
+   * `ahead`), and nothing runs; with no last turn, `RequestOutOfOrderError`.
+   */
+  strictOrder?: boolean;
+  /**
+   * The provider's call the request came with: a live session of another call (its
+   * `call.callId`) refuses it with `CallMismatchError` before anything runs or is answered from
+   * it. An ended session no longer holds its call; it runs nothing whoever asks.
+   */
+  callId?: string;
 }
 
 /** A session as `inspect` shows it: redacted, secure slot left out. */
@@ -390,7 +402,9 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     let replay: Turn | undefined;
     try {
       live = this.open(sessionId, stored.value, stored.version);
-      replay = this.replayOf(live, options.requestId, options.requestOrder);
+      // An ended session's slot (the call with it) is wiped: it answers only its own end, and runs nothing.
+      if (options.callId !== undefined && live.record.status !== 'ended' && live.slot.call.callId !== options.callId) throw new CallMismatchError(sessionId);
+      replay = this.replayOf(live, options.requestId, options.requestOrder, options.strictOrder === true);
     } catch (error) {
       if (error instanceof SessionRecordError) await this.refuseRecord(sessionId, stored.value, error);
       throw error;
@@ -606,12 +620,21 @@ class CallflowRuntime implements Runtime, RuntimeContext {
   }
 
   /** The stored answer to a repeated request, if this is one. */
-  private replayOf(live: LiveSession, requestId: string | undefined, order: number | undefined): Turn | undefined {
+  private replayOf(live: LiveSession, requestId: string | undefined, order: number | undefined, strict: boolean): Turn | undefined {
     const r = live.record;
-    if (!r.replay && !live.slot.replay) return undefined;
+    const ahead = strict && order !== undefined && r.status !== 'ended' && order > (r.lastRequestOrder ?? 0) + 1;
+    if (!r.replay && !live.slot.replay) {
+      if (ahead) throw new RequestOutOfOrderError(r.id);
+      return undefined;
+    }
     const repeat = requestId !== undefined && r.lastRequestId === requestId;
     const late = !repeat && order !== undefined && r.lastRequestOrder !== undefined && order < r.lastRequestOrder;
-    if (!repeat && !late) return undefined;
+    if (!repeat && !late && !ahead) return undefined;
+    if (ahead && !repeat) {
+      const last = live.slot.replay ?? (r.replay ? openStored<Turn>(r.replay, this.secrets, replayContext(r.id), r.id, 'replay') : undefined);
+      if (!last) throw new RequestOutOfOrderError(r.id);
+      return { ...last, replayed: true, ahead: true };
+    }
     // A live session keeps it in its secure slot (opened already); an ended one, sealed on its
     // own for this session: one that does not open here is refused like a damaged slot.
     const stored = live.slot.replay ?? (r.replay ? openStored<Turn>(r.replay, this.secrets, replayContext(r.id), r.id, 'replay') : undefined);
@@ -623,20 +646,15 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     const turn = runner.result();
     if (runner.requestOrder !== undefined) turn.requestOrder = runner.requestOrder;
     if (runner.requestId !== undefined) {
-      // Kept sealed for a repeat of this request. Once the session has ended its secure values
-      // are wiped, so a replay of the last turn leaves out what was secure in it.
+      // Kept for a repeat of this request. Once a session has ended its secure values are
+      // wiped, so its replay of the last turn leaves out what was secure in it.
       // A copy: the caller owns the turn it is given (and may change it); the replay must not move.
-      const keep = { ...turn, commands: turn.status === 'ended' ? turn.commands.filter((c) => !isSecureCommand(c)) : [...turn.commands] };
-      runner.session.record.lastRequestId = runner.requestId;
-      if (runner.requestOrder !== undefined) runner.session.record.lastRequestOrder = runner.requestOrder;
-      // A live session's replay rides in its secure slot, sealed with it (one seal a turn);
-      // an ended session's slot is wiped, so its replay is sealed on its own.
-      if (turn.status === 'ended') {
-        runner.session.record.replay = seal(keep, this.secrets, replayContext(runner.session.record.id));
-      } else {
-        runner.session.slot.replay = keep;
-        delete runner.session.record.replay;
-      }
+      const copy = (ended: boolean): Turn => ({ ...turn, commands: ended ? turn.commands.filter((c) => !isSecureCommand(c)) : [...turn.commands] });
+      this.keepReplay(runner.session, copy(turn.status === 'ended' || runner.session.record.status === 'ended'), runner.requestId, runner.requestOrder);
+      // The session the call was handed on to in this turn answers a repeat of the request too:
+      // the first one has ended, and its replay lacks the secure prompts the new one asked.
+      const next = this.scopeOf(runner).pending.find((p) => p.record.id === turn.nextSessionId);
+      if (next) this.keepReplay(next, copy(next.record.status === 'ended'), runner.requestId, runner.requestOrder);
     }
     await this.save(runner.session);
     for (const live of this.scopeOf(runner).pending.splice(0)) await this.save(live);
@@ -647,6 +665,20 @@ class CallflowRuntime implements Runtime, RuntimeContext {
       ...(turn.end ? { end: turn.end.type } : {}),
     });
     return turn;
+  }
+
+  /** Keep `turn` as the answer to a repeat of request `requestId` of this session. */
+  private keepReplay(live: LiveSession, turn: Turn, requestId: string, requestOrder: number | undefined): void {
+    live.record.lastRequestId = requestId;
+    if (requestOrder !== undefined) live.record.lastRequestOrder = requestOrder;
+    // A live session's replay rides in its secure slot, sealed with it (one seal a turn);
+    // an ended session's slot is wiped, so its replay is sealed on its own.
+    if (live.record.status === 'ended') {
+      live.record.replay = seal(turn, this.secrets, replayContext(live.record.id));
+    } else {
+      live.slot.replay = turn;
+      delete live.record.replay;
+    }
   }
 
   private async save(live: LiveSession): Promise<void> {

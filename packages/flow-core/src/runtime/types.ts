@@ -113,6 +113,8 @@ export interface Turn {
   replayed?: boolean;
   /** The request was older than the last one answered (a late callback). */
   late?: boolean;
+  /** The request was further ahead than the session's next one (`strictOrder`): the last turn again, nothing ran. */
+  ahead?: boolean;
   /** The order of the request this turn answered (see HandleOptions.requestOrder). */
   requestOrder?: number;
   /**
