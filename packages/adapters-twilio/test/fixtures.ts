@@ -11,8 +11,12 @@ import type { RestSideEffect } from '../src/twiml.js';
 import { listen } from './call-simulator.js';
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
-/** A body with the session ids and Twilio sids taken out: a random id may hold any digit run, a secure value's among them. */
-export const withoutIds = (body: string): string => body.replace(UUID, '<id>').replace(/\b[A-Z]{2}[0-9a-f]{32}\b/g, '<sid>');
+/**
+ * A body with the session ids, Twilio sids and loopback origins taken out: a random id, or the
+ * random port of a test server, may hold any digit run, a secure value's among them.
+ */
+export const withoutIds = (body: string): string =>
+  body.replace(UUID, '<id>').replace(/\b[A-Z]{2}[0-9a-f]{32}\b/g, '<sid>').replace(/\/\/(?:127\.0\.0\.1|localhost|\[::1\]):\d+/g, '//<loopback>');
 
 export const AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
 /** The partner line the masked-callback flow answers. */
