@@ -22,6 +22,11 @@ const NAME = /^[A-Za-z0-9_.:@-]{1,128}$/;
 /** HTTP status for the runtime's and the REST client's typed errors; anything else is a 500. */
 const STATUS_OF = {
   AGENT_RESERVED: 409,
+  // One live session per call: the call is in another session already (a second hand-over, or
+  // the new-call flow still running), or Twilio reported its final status. The agent's request
+  // is refused, not failed: nothing was started and nobody reserved.
+  CALL_IN_SESSION: 409,
+  CALL_ENDED: 409,
   FLOW_INVALID: 400,
   // The runtime checks the inputs against the flow's declarations before it reserves anyone.
   FLOW_INPUT_INVALID: 400,

@@ -106,7 +106,7 @@ if (config.redisUrl) {
   calls = new RedisCallRegistry(redis, { secrets, prefix });
 }
 
-const runtime = createRuntime({ flows, actions: standInActions, logger: pinoLogger(log), secrets, ...stores });
+const runtime = createRuntime({ flows, actions: standInActions(log), logger: pinoLogger(log), secrets, ...stores });
 
 // Routing facts only: events are redacted by the runtime, and these fields hold no call data.
 runtime.events.on('session.started', (e) => log.info({ sessionId: e.sessionId, flow: e.flow, ...(e.parentSessionId ? { parentSessionId: e.parentSessionId } : {}) }, 'session started'));

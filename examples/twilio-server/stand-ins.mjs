@@ -6,12 +6,21 @@
  */
 import { scriptedActionOutcome } from './lines.mjs';
 
-/** The data actions of every example flow, answering from the script (flow-core's `ActionCaller`). */
-export const standInActions = {
-  async call(name, input) {
-    return scriptedActionOutcome(name, input);
-  },
-};
+/**
+ * The data actions of every example flow, answering from the script (flow-core's `ActionCaller`).
+ * Each call writes one info line, `stand-in data action called`, with the action's name and
+ * session only (never its input or answer): a client outside the server counts them to see
+ * that a retried request ran nothing twice.
+ * @param {import('pino').Logger} log
+ */
+export function standInActions(log) {
+  return {
+    async call(name, input, options) {
+      log.info({ action: name, sessionId: options?.sessionId }, 'stand-in data action called');
+      return scriptedActionOutcome(name, input);
+    },
+  };
+}
 
 /**
  * The script's rules as the start-up banner and the README state them, flow by flow: which

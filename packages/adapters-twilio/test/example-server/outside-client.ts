@@ -107,9 +107,9 @@ export class TwilioCall {
     },
   ) {}
 
-  /** Twilio's parameters for a voice request of this call. */
-  params(extra: Record<string, string>): Record<string, string> {
-    return {
+  /** Twilio's parameters for a voice request of this call; an `extra` value of `undefined` leaves that parameter out. */
+  params(extra: Record<string, string | undefined>): Record<string, string> {
+    const params: Record<string, string | undefined> = {
       AccountSid: `AC${'0'.repeat(32)}`,
       ApiVersion: '2010-04-01',
       CallSid: this.callSid,
@@ -121,10 +121,11 @@ export class TwilioCall {
       Called: this.options.to,
       ...extra,
     };
+    return Object.fromEntries(Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined));
   }
 
   /** POST to `url` (a public URL, as Twilio has it), signed with `token`. */
-  async post(url: string, extra: Record<string, string> = {}, sign: (url: string, params: Record<string, string>) => string | undefined = (u, p) => twilio.getExpectedTwilioSignature(this.options.token, u, p)): Promise<Answer> {
+  async post(url: string, extra: Record<string, string | undefined> = {}, sign: (url: string, params: Record<string, string>) => string | undefined = (u, p) => twilio.getExpectedTwilioSignature(this.options.token, u, p)): Promise<Answer> {
     const params = this.params(extra);
     const signature = sign(url, params);
     const localUrl = this.options.local + url.slice(new URL(this.options.publicBase).origin.length);
@@ -139,7 +140,7 @@ export class TwilioCall {
   }
 
   /** A request that must be answered 200 with TwiML: the document. */
-  async twiml(url: string, extra: Record<string, string> = {}): Promise<XmlNode> {
+  async twiml(url: string, extra: Record<string, string | undefined> = {}): Promise<XmlNode> {
     const answer = await this.post(url, extra);
     expect(answer.status, answer.body).toBe(200);
     return parseTwiml(answer.body);
