@@ -205,39 +205,31 @@ export interface IdentifierRead {
   name: string;
   from: number;
   to: number;
-  /** Read only through a sanitiser (mask, last4, size, luhn) or an operator that yields a bool. */
-  sanitised: boolean;
   /** The field selected right after the name: `result.reference` and `result["reference"]` give `reference`. */
   member?: string;
 }
 
 /** Macros whose first argument names a loop variable bound in the other arguments. */
 const BINDING_MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
-/** Functions whose result reveals nothing of a secure argument but a mask, a length or a bit. */
-const SANITISERS = new Set([
-  'mask', 'last4', 'size', 'luhn', 'matches', 'startsWith', 'endsWith', 'contains', 'has', 'all', 'exists',
-  'exists_one', 'type',
-]);
-const BOOLEAN_OPERATORS = new Set(['==', '!=', '<', '<=', '>', '>=', 'in', '!_', '&&', '||']);
 
 interface Frame {
   node: ASTNode;
   bound: ReadonlySet<string> | undefined;
-  sanitised: boolean;
   member?: string;
 }
 
 /**
  * The free identifiers an expression reads, in source order. `a.b` reads `a`; loop variables
  * of `exists`/`all`/`map`/`filter` and `cel.bind` are not reads. Iterative, so a deep AST cannot
- * overflow the stack.
+ * overflow the stack. (What a read reveals is the information-flow analysis's to say:
+ * secure/information-flow.ts.)
  */
 export function identifiersOf(ast: ASTNode): IdentifierRead[] {
   const out: IdentifierRead[] = [];
-  const stack: Frame[] = [{ node: ast, bound: undefined, sanitised: false }];
-  const push = (node: unknown, bound: ReadonlySet<string> | undefined, sanitised: boolean, member?: string): void => {
+  const stack: Frame[] = [{ node: ast, bound: undefined }];
+  const push = (node: unknown, bound: ReadonlySet<string> | undefined, member?: string): void => {
     if (!node || typeof node !== 'object' || !('op' in node)) return;
-    stack.push(member === undefined ? { node: node as ASTNode, bound, sanitised } : { node: node as ASTNode, bound, sanitised, member });
+    stack.push(member === undefined ? { node: node as ASTNode, bound } : { node: node as ASTNode, bound, member });
   };
   const withBound = (bound: ReadonlySet<string> | undefined, name: string): ReadonlySet<string> => {
     const next = new Set(bound ?? []);
@@ -245,77 +237,67 @@ export function identifiersOf(ast: ASTNode): IdentifierRead[] {
     return next;
   };
   while (stack.length > 0) {
-    const { node, bound, sanitised, member } = stack.pop()!;
+    const { node, bound, member } = stack.pop()!;
     const op = node.op as string;
     const args = node.args as unknown;
-    const clean = sanitised || BOOLEAN_OPERATORS.has(op);
     switch (op) {
       case 'value':
         break;
       case 'id': {
         const name = args as string;
         if (!bound?.has(name)) {
-          out.push(member === undefined ? { name, from: node.start, to: node.end, sanitised } : { name, from: node.start, to: node.end, sanitised, member });
+          out.push(member === undefined ? { name, from: node.start, to: node.end } : { name, from: node.start, to: node.end, member });
         }
         break;
       }
       case '.':
       case '.?': {
         const [object, field] = args as [ASTNode, string];
-        push(object, bound, sanitised, typeof field === 'string' ? field : undefined);
+        push(object, bound, typeof field === 'string' ? field : undefined);
         break;
       }
       case '[]':
       case '[?]': {
         const [object, index] = args as [ASTNode, ASTNode];
-        push(index, bound, sanitised);
+        push(index, bound);
         const key = index.op === 'value' && typeof index.args === 'string' ? index.args : undefined;
-        push(object, bound, sanitised, key);
+        push(object, bound, key);
         break;
       }
       case 'call': {
-        const [name, list] = args as [string, ASTNode[]];
-        const s = sanitised || SANITISERS.has(name);
-        for (let i = list.length - 1; i >= 0; i--) push(list[i], bound, s);
+        const [, list] = args as [string, ASTNode[]];
+        for (let i = list.length - 1; i >= 0; i--) push(list[i], bound);
         break;
       }
       case 'rcall': {
         const [name, receiver, list] = args as [string, ASTNode, ASTNode[]];
-        const s = sanitised || SANITISERS.has(name);
         const first = list[0] as ASTNode | undefined;
         if (name === 'bind' && receiver.op === 'id' && receiver.args === 'cel' && first?.op === 'id' && list.length === 3) {
-          push(list[2], withBound(bound, first.args as string), sanitised);
-          push(list[1], bound, sanitised);
+          push(list[2], withBound(bound, first.args as string));
+          push(list[1], bound);
           break;
         }
         if (BINDING_MACROS.has(name) && first?.op === 'id' && list.length >= 2) {
           const inner = withBound(bound, first.args as string);
-          for (let i = list.length - 1; i >= 1; i--) push(list[i], inner, s);
-          push(receiver, bound, s);
+          for (let i = list.length - 1; i >= 1; i--) push(list[i], inner);
+          push(receiver, bound);
           break;
         }
-        for (let i = list.length - 1; i >= 0; i--) push(list[i], bound, s);
-        push(receiver, bound, s);
+        for (let i = list.length - 1; i >= 0; i--) push(list[i], bound);
+        push(receiver, bound);
         break;
       }
       case 'map': {
         const entries = args as [ASTNode, ASTNode][];
         for (let i = entries.length - 1; i >= 0; i--) {
-          push(entries[i]![1], bound, clean);
-          push(entries[i]![0], bound, clean);
+          push(entries[i]![1], bound);
+          push(entries[i]![0], bound);
         }
         break;
       }
-      case '?:': {
-        const [cond, yes, no] = args as [ASTNode, ASTNode, ASTNode];
-        push(no, bound, sanitised);
-        push(yes, bound, sanitised);
-        push(cond, bound, true);
-        break;
-      }
       default: {
-        if (Array.isArray(args)) for (let i = args.length - 1; i >= 0; i--) push(args[i], bound, clean);
-        else push(args, bound, clean);
+        if (Array.isArray(args)) for (let i = args.length - 1; i >= 0; i--) push(args[i], bound);
+        else push(args, bound);
       }
     }
   }

@@ -107,17 +107,6 @@ export class FlowProgram {
     return identifiersOf(parsed.ast).some((r) => this.secureNames.has(r.name));
   }
 
-  /**
-   * Does an expression let a secure value through unmasked? A read only through a sanitiser
-   * (`last4(card)`, `mask(card)`, `size(card)`, a comparison) does not count: that is the
-   * masked form the contract allows in returnToAgent / return outputs and in the input of an
-   * action not marked secure.
-   */
-  readsSecureUnmasked(text: string, scope: ExpressionScope = 'plain'): boolean {
-    if (this.secureNames.size === 0) return false;
-    return identifiersOf(this.expression(text, scope).ast).some((r) => !r.sanitised && this.secureNames.has(r.name));
-  }
-
   /** Parse (once) a template; throws FlowRuntimeError on an unterminated `${`. */
   template(text: string, state?: string): ParsedTemplate {
     let parsed = this.templates.get(text);
