@@ -162,6 +162,26 @@ describe('the last line behind the analysis', () => {
   });
 });
 
+describe('the number dialled or texted', () => {
+  it('is a phone number: a card held whole in a secure variable is not dialled, a secure phone number is', async () => {
+    for (const [target, refused] of [['card', true], ['phone', false]] as const) {
+      const h = harness([payment(`  next:
+    connect: { number: ${target}, callerId: "+15555550100" }
+    on: { completed: apologise, failed: apologise }`, '  phone: { type: string, secure: true, default: "+15555550123" }')]);
+      const end = await h.run();
+      const dialled = end.commands.filter((c: Command) => c.type === 'connect');
+      if (refused) {
+        expect(dialled).toEqual([]);
+        expect(h.errors()).toEqual([expect.objectContaining({ code: 'SECURE_LEAK_BLOCKED', state: 'next' })]);
+        nothingOf(JSON.stringify(end.commands));
+      } else {
+        expect(dialled).toEqual([expect.objectContaining({ type: 'connect', number: '+15555550123' })]);
+        expect(h.errors()).toEqual([]);
+      }
+    }
+  });
+});
+
 describe('what the runtime lets run', () => {
   it('hands last4 of the card to the agent and the card to a secure action', async () => {
     const h = harness([payment(`  next:

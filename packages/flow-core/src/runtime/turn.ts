@@ -200,6 +200,18 @@ export class TurnRunner {
     }
   }
 
+  /**
+   * @internal A secure number to dial or text must be a phone number (E.164: `+`, then at most
+   * 15 digits): a card number held whole in a secure variable would otherwise reach the carrier
+   * and the provider's call or message records.
+   */
+  destination(value: string, action: 'connect' | 'authenticate', field: 'number' | 'to'): string {
+    if (this.security.siteAt(['states', this.stateName, action, field])?.label === SECURE && !E164.test(value)) {
+      throw new SecureLeakBlocked(`${this.where()}: ${action}.${field} holds a secure value that is not a phone number (E.164); only a phone number is dialled or texted`, this.stateName);
+    }
+    return value;
+  }
+
   /** The session's secure values long enough to look for (shorter ones match too much). */
   private secureValues(): string[] {
     const out: string[] = [];
@@ -524,7 +536,7 @@ export class TurnRunner {
       case 'connect': {
         const body = s.connect as { number: unknown; callerId: string; timeout?: string | number; prompt?: PromptSpec; record?: boolean };
         for (const sp of this.speech(body.prompt)) this.command(sayOf(sp));
-        const number = String(this.evaluate(body.number));
+        const number = this.destination(String(this.evaluate(body.number)), 'connect', 'number');
         const cmd: Command = { type: 'connect', number, callerId: this.render(body.callerId) };
         if (body.timeout !== undefined) cmd.timeoutMs = parseDuration(body.timeout);
         if (body.record !== undefined) cmd.record = body.record;
@@ -779,6 +791,8 @@ export function createFrame(flow: Flow, inputs: Record<string, unknown>, session
   else delete session.slot.vars[String(index)];
   return frame;
 }
+
+const E164 = /^\+[1-9]\d{6,14}$/;
 
 /** A state refused because a secure value would leave where it may not (never carries the value). */
 export class SecureLeakBlocked extends FlowRuntimeError {

@@ -102,7 +102,7 @@ export class WaitingStates {
 
   async enterAuthenticate(): Promise<Step> {
     const body = (this.t.state as { authenticate: AuthBody }).authenticate;
-    const to = String(this.t.evaluate(body.to));
+    const to = this.t.destination(String(this.t.evaluate(body.to)), 'authenticate', 'to');
     const key = lockoutKey(to);
     if (await this.t.rt.lockouts.isLocked(key)) {
       this.t.rt.emit(this.t, 'alert', { code: 'auth.locked', message: 'a caller tried to authenticate a locked-out number', count: 1 });
