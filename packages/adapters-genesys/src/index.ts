@@ -1,6 +1,6 @@
 /**
  * @callflow/adapters-genesys: plugs the Callflow runtime into Genesys Cloud. It depends on
- * @callflow/flow-core only; the adapter itself lands with its own issue.
+ * @callflow/flow-core only. A placeholder: it names the provider and has no adapter yet.
  *
  * @packageDocumentation
  */

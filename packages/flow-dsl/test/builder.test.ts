@@ -162,8 +162,9 @@ describe('toYaml', () => {
   });
 
   it('adds the $schema comment for editors when asked', () => {
-    const text = toYaml(takePayment(), { schema: './flow.schema.json' });
-    expect(text.split('\n')[0]).toBe('# yaml-language-server: $schema=./flow.schema.json');
+    const schema = '../node_modules/@callflow/flow-dsl/schema/flow.schema.json';
+    const text = toYaml(takePayment(), { schema });
+    expect(text.split('\n')[0]).toBe(`# yaml-language-server: $schema=${schema}`);
   });
 
   it('writes a flow that callflow lint can check', () => {

@@ -7,7 +7,10 @@ import { stringify } from 'yaml';
 
 /** Options of `toYaml`. */
 export interface ToYamlOptions {
-  /** A `$schema` comment line for editors (the path or URL of flow.schema.json). */
+  /**
+   * A `$schema` comment line for editors: the path of flow.schema.json relative to the file
+   * written (from `flows/`, `../node_modules/@callflow/flow-dsl/schema/flow.schema.json`), or a URL.
+   */
   schema?: string;
 }
 

@@ -54,7 +54,7 @@ export async function runCli(commands: readonly Command[], argv: readonly string
 function helpText(commands: readonly Command[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
-    `callflow ${VERSION}: check (and soon run) contact-center call flows`,
+    `callflow ${VERSION}: lint, simulate and test contact-center call flows`,
     '',
     'Usage: callflow <command> [options]',
     '',
