@@ -149,7 +149,8 @@ function commandsToScan(turns: Turn[], dial: boolean): Command[] {
       if (c.type === 'say' && paused) continue;
       if ((c.type === 'collect' || c.type === 'pay') && paused) out.push({ ...c, prompt: c.prompt.map(({ text: _text, ...rest }) => rest) });
       else if (c.type === 'connect' && dial) out.push({ ...c, number: '[dialled]' });
-      else if (c.type === 'sendSms' && dial) out.push({ ...c, to: '[texted]' });
+      // the one-time code is random digits the runtime made, which now and then hold a few of the card's
+      else if (c.type === 'sendSms') out.push({ ...c, ...(dial ? { to: '[texted]' } : {}), body: c.body.replaceAll(c.code ?? '\u0000', '[code]'), code: '[code]' });
       else out.push(c);
     }
   }
