@@ -353,11 +353,7 @@ export function createTwilioWebhook(options: TwilioWebhookOptions): TwilioWebhoo
   async function refuseSecureFlow(sessionId: string, callSid: string, reason: string, error: unknown): Promise<never> {
     const refused = new RecordingNotPausedError(reason);
     report({ code: refused.code, message: refused.message, sessionId });
-    try {
-      await handleTurn(sessionId, { type: 'hangup' }, { requestId: 'recording-not-paused' });
-    } catch (endError) {
-      report(problemOf(endError, sessionId));
-    }
+    await hangUp(sessionId);
     if (options.rest && (error as { code?: unknown } | undefined)?.code === 'TWILIO_REST_TIMEOUT') {
       await options.rest.perform({ type: 'resumeRecording' }, { callSid, sessionId }).catch((resumeError: unknown) => {
         report({ ...problemOf(resumeError, sessionId), code: 'REST_RESUMERECORDING_FAILED' });

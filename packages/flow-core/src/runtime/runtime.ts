@@ -630,14 +630,13 @@ class CallflowRuntime implements Runtime, RuntimeContext {
     const repeat = requestId !== undefined && r.lastRequestId === requestId;
     const late = !repeat && order !== undefined && r.lastRequestOrder !== undefined && order < r.lastRequestOrder;
     if (!repeat && !late && !ahead) return undefined;
-    if (ahead && !repeat) {
-      const last = live.slot.replay ?? (r.replay ? openStored<Turn>(r.replay, this.secrets, replayContext(r.id), r.id, 'replay') : undefined);
-      if (!last) throw new RequestOutOfOrderError(r.id);
-      return { ...last, replayed: true, ahead: true };
-    }
     // A live session keeps it in its secure slot (opened already); an ended one, sealed on its
     // own for this session: one that does not open here is refused like a damaged slot.
     const stored = live.slot.replay ?? (r.replay ? openStored<Turn>(r.replay, this.secrets, replayContext(r.id), r.id, 'replay') : undefined);
+    if (ahead && !repeat) {
+      if (!stored) throw new RequestOutOfOrderError(r.id);
+      return { ...stored, replayed: true, ahead: true };
+    }
     return stored ? { ...stored, replayed: true, ...(late ? { late: true } : {}) } : undefined;
   }
 

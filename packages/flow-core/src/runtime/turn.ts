@@ -470,8 +470,10 @@ export class TurnRunner {
     const finding = facts.blockedAt(state) ?? (this.session.record.recordingPaused === true ? undefined : facts.recordedAt(state));
     if (finding) throw new SecureLeakBlocked(`${this.where()}: ${finding.message}`, state);
     // last4/mask declassify only a value that really is long enough, whatever its declaration said
-    for (const name of facts.declassifiedAt(state)) {
-      const v = this.values()[name];
+    const declassified = facts.declassifiedAt(state);
+    const values = declassified.length > 0 ? this.values() : {};
+    for (const name of declassified) {
+      const v = values[name];
       if (typeof v !== 'string' || v.length < MIN_DECLASSIFY_LENGTH) {
         throw new SecureLeakBlocked(`${this.where()}: last4/mask of '${name}' would show most of it: it holds fewer than ${MIN_DECLASSIFY_LENGTH} characters`, state);
       }

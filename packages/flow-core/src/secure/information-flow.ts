@@ -400,14 +400,16 @@ function labelSite(f: FlowFacts, site: FlowExpression, facts: Map<string, FlowFa
     }
     if (p.parsed.ok) labelAst(p.parsed.ast, p.offset, env, out);
   }
-  const only = site.pieces.length === 1 && site.form === 'expression' ? site.pieces[0]! : undefined;
+  // whole / joined matter only where a secure value may go if it is (see findingKind)
+  const sink = sinkOf(role);
+  const only = (sink === 'destination' || sink === 'action-input') && site.pieces.length === 1 && site.form === 'expression' ? site.pieces[0]! : undefined;
   if (only?.parsed.ok && only.shorthand === undefined) {
     out.whole = only.parsed.ast.op === 'id';
     out.joined = joined(only.parsed.ast, env);
   }
   // a secure flow's menu branch still open: what happens here tells which key the caller pressed
   const menu = f.menuRegion.get(site.state);
-  if (menu !== undefined && out.label < SECURE && PC_SINKS.has(sinkOf(role))) {
+  if (menu !== undefined && out.label < SECURE && PC_SINKS.has(sink)) {
     out.label = SECURE;
     out.culprit = { name: menu, from: 0, to: site.text.length, label: SECURE, menu };
   }
@@ -929,6 +931,7 @@ function describe(kind: FindingKind, role: ExpressionRole, c: Culprit): string {
           ? ` (last4/mask declassify only a whole secure variable holding what was keyed in or handed in, never an expression or a variable assigned from one)`
           : '';
   const where = sinkWhere(role);
+  const sink = sinkOf(role);
   switch (kind) {
     case 'store':
       return `${what} would be stored in ${where}, which is not declared secure${why}; add secure: true to its declaration, or store a masked form (last4 or mask of the whole variable)`;
@@ -939,12 +942,12 @@ function describe(kind: FindingKind, role: ExpressionRole, c: Culprit): string {
     case 'implicit':
       return `${what} decides ${where}${why}: the path the call takes would reveal it; branch only on a permitted fact (luhn(x), size(x), x == y of two secure values, a card's first ${BIN_LENGTH} digits with startsWith)`;
     case 'whole':
-      return sinkOf(role) === 'destination'
+      return sink === 'destination'
         ? `${what} would be used as ${where} after a computation; only a whole secure variable (or a clear value) may be dialled or texted`
         : `${what} would reach ${where} computed from a secure value; a secure data action receives secure values only whole (a variable, or whole variables joined with +), or its answer would become a test of them`;
     case 'leak':
       return c.label === MASKED
         ? `${what} would reach ${where}; a masked form may go only to logs, returnToAgent/return outputs, transfer data and prompts`
-        : `${what} would reach ${where}${why}; send a masked form (last4 or mask of the whole variable) or nothing${sinkOf(role) === 'action-input' ? ', or declare the action (or this input) secure: true if it must receive the value' : ''}${sinkOf(role) === 'flow-input' ? ', or declare that input secure: true in the target flow' : ''}`;
+        : `${what} would reach ${where}${why}; send a masked form (last4 or mask of the whole variable) or nothing${sink === 'action-input' ? ', or declare the action (or this input) secure: true if it must receive the value' : ''}${sink === 'flow-input' ? ', or declare that input secure: true in the target flow' : ''}`;
   }
 }

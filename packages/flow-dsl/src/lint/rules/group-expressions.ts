@@ -1,6 +1,6 @@
 /**
  * The expressions rules (registered in rules/index.ts): CEL and templates, variables, and
- * the secure data-flow rules built on the same listing (lint/expressions.ts, lint/taint.ts).
+ * the secure data-flow rules built on the same listing (lint/expressions.ts, lint/security.ts).
  */
 import type { Rule } from '../types.js';
 import { rule as invalidExpression } from './invalid-expression.js';

@@ -5,7 +5,7 @@
  * refuses to run the same states, whether a flow was linted or not.
  */
 import { renderPath } from '../../load/parse-yaml.js';
-import { securityOf } from '../taint.js';
+import { securityOf } from '../security.js';
 import type { Rule } from '../types.js';
 
 export const rule: Rule = {

@@ -5,7 +5,7 @@
  * other flows, pause it first (`recording: pause`). The facts are flow-core's information-flow
  * analysis (the same that follows the recording for read-backs).
  */
-import { securityOf } from '../taint.js';
+import { securityOf } from '../security.js';
 import type { Rule } from '../types.js';
 
 export const rule: Rule = {

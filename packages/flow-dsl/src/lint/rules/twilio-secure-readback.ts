@@ -7,7 +7,7 @@
 import { renderPath } from '../../load/parse-yaml.js';
 import { SECURE } from '@callflow/flow-core';
 import { flowExpressions } from '../expressions.js';
-import { securityOf } from '../taint.js';
+import { securityOf } from '../security.js';
 import type { Rule } from '../types.js';
 
 export const rule: Rule = {
